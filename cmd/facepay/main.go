@@ -1,0 +1,41 @@
+// Command facepay is OpenFacePay: one binary for the platform (serve) and its
+// operators (admin). main only wires; the work happens in internal packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/openfacepay/openfacepay/internal/errcode"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "facepay:", describe(err))
+		os.Exit(exitCode(err))
+	}
+}
+
+// describe gives the human message of a domain error, or the error itself.
+func describe(err error) string {
+	var e *errcode.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+func exitCode(err error) int {
+	switch errcode.CodeOf(err) {
+	case errcode.Invalid, errcode.NotFound, errcode.Conflict:
+		return 2
+	}
+	return 1
+}

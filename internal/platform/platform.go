@@ -1,0 +1,156 @@
+// Package platform wires the pieces into a running OpenFacePay: the store, the tenant
+// service, the ledger, the v2 and v3 edges and the listeners. Commands and tests build
+// the same Platform, so tests exercise what users run.
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/clock"
+	"github.com/openfacepay/openfacepay/internal/edge/v2http"
+	"github.com/openfacepay/openfacepay/internal/edge/v3http"
+	"github.com/openfacepay/openfacepay/internal/ledger"
+	"github.com/openfacepay/openfacepay/internal/pki"
+	"github.com/openfacepay/openfacepay/internal/seal"
+	"github.com/openfacepay/openfacepay/internal/server"
+	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
+	"github.com/openfacepay/openfacepay/internal/tenant"
+)
+
+// StoreConfig says where the state lives.
+type StoreConfig struct {
+	DataDir string              // SQLite file and, by default, the master key file
+	DBURL   string              // postgres://... selects PostgreSQL
+	Getenv  func(string) string // environment lookup; os.Getenv when nil
+	Logger  *slog.Logger
+}
+
+// OpenStore loads the master key and opens the store, migrating it if needed.
+func OpenStore(ctx context.Context, cfg StoreConfig) (*sqlstore.DB, error) {
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	key, err := seal.LoadKey(cfg.DataDir, cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := seal.New(key)
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.Open(ctx, sqlstore.Config{URL: cfg.DBURL, DataDir: cfg.DataDir, Sealer: sealer, Logger: cfg.Logger})
+}
+
+// Config is a whole platform.
+type Config struct {
+	Addr     string // HTTPS
+	HTTPAddr string // optional plain HTTP
+	Hosts    []string
+	Logger   *slog.Logger
+	Clock    clock.Clock
+}
+
+// Platform is a running OpenFacePay.
+type Platform struct {
+	DB      *sqlstore.DB
+	Tenants *tenant.Service
+	Ledger  *ledger.Ledger
+	CA      *pki.CA
+	Server  *server.Server
+	log     *slog.Logger
+	clock   clock.Clock
+}
+
+// New builds the platform over db and binds its listeners.
+func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	p := &Platform{DB: db, log: cfg.Logger, clock: cfg.Clock}
+	p.Tenants = tenant.NewService(db, cfg.Clock)
+	p.Ledger = ledger.New(db, cfg.Clock)
+	ca, err := p.Tenants.CA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.CA = ca
+	cert, err := ca.ServerCert(time.Now(), cfg.Hosts...)
+	if err != nil {
+		return nil, fmt.Errorf("server certificate: %w", err)
+	}
+	v2 := v2http.New(v2http.Config{Tenants: p.Tenants, Store: db, CAPool: ca.Pool(), Logger: cfg.Logger})
+	for _, api := range v2http.FoundationAPIs() {
+		v2.Register(api)
+	}
+	v3 := v3http.New(v3http.Config{Store: db, Clock: cfg.Clock, Logger: cfg.Logger})
+	mux := http.NewServeMux()
+	mux.Handle("/v3/", v3)
+	for _, prefix := range []string{"/pay/", "/secapi/", "/face/"} {
+		mux.Handle(prefix, v2)
+	}
+	mux.HandleFunc("GET /healthz", p.healthz)
+	p.Server, err = server.Listen(server.Config{
+		Addr: cfg.Addr, HTTPAddr: cfg.HTTPAddr, Cert: cert, ClientCAs: ca.Pool(), Handler: mux, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Platform) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := p.DB.Ping(ctx); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// Run serves until ctx ends, then drains in-flight requests for up to grace.
+func (p *Platform) Run(ctx context.Context, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- p.Server.Serve() }()
+	go p.pruneNonces(ctx)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	p.log.Info("shutting down", "grace_s", grace.Seconds())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := p.Server.Shutdown(sctx)
+	if serr := <-errc; err == nil {
+		err = serr
+	}
+	return err
+}
+
+// pruneNonces forgets v3 nonces that the timestamp window already refuses.
+func (p *Platform) pruneNonces(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := p.DB.PruneNonces(ctx, p.clock.Now().Add(-2*v3http.Window)); err != nil {
+				p.log.Warn("prune nonces", "err", err)
+			} else if n > 0 {
+				p.log.Debug("pruned nonces", "count", n)
+			}
+		}
+	}
+}

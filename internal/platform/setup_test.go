@@ -1,0 +1,92 @@
+package platform_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
+	"github.com/openfacepay/openfacepay/internal/tenant"
+)
+
+// bundle is a running platform on one backend and what tests need to call it.
+type bundle struct {
+	P       *platform.Platform
+	URL     string
+	HTTPURL string
+	Logs    *syncBuffer
+	CAPool  *x509.CertPool
+}
+
+// syncBuffer collects the platform's JSON logs so tests can look for leaked secrets.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// setup starts a platform on a fresh store of the named backend, on 127.0.0.1:0.
+func setup(t *testing.T, backend string) *bundle {
+	t.Helper()
+	b := storagetest.Open(t, backend)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := platform.New(ctx, b.DB, platform.Config{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("platform run: %v", err)
+		}
+	})
+	return &bundle{P: p, URL: p.Server.URL(), HTTPURL: p.Server.HTTPURL(), Logs: logs, CAPool: p.CA.Pool()}
+}
+
+func (b *bundle) merchant(t *testing.T, in tenant.NewMerchant) tenant.Credentials {
+	t.Helper()
+	return storagetest.Must(b.P.Tenants.Create(context.Background(), in))
+}
+
+// httpsClient trusts the platform CA and presents cert when given.
+func (b *bundle) httpsClient(cert *tls.Certificate) *http.Client {
+	cfg := &tls.Config{RootCAs: b.CAPool}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+}
+
+// eachBackend runs fn on a fresh platform over SQLite and over PostgreSQL, in parallel.
+func eachBackend(t *testing.T, fn func(t *testing.T, b *bundle)) {
+	t.Helper()
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, setup(t, name))
+		})
+	}
+}

@@ -1,0 +1,37 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+)
+
+// RememberNonce implements tenant.Store. Rows older than notBefore no longer guard
+// anything (the timestamp window refuses such requests first), so they are reused and
+// pruned instead of growing without end.
+func (db *DB) RememberNonce(ctx context.Context, mchID, nonce string, at, notBefore time.Time) (fresh bool, err error) {
+	err = db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `INSERT INTO v3_nonces (mch_id, nonce, seen_at) VALUES (?, ?, ?)
+			ON CONFLICT (mch_id, nonce) DO UPDATE SET seen_at = excluded.seen_at WHERE v3_nonces.seen_at < ?`,
+			mchID, nonce, micros(at), micros(notBefore))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		fresh = n == 1
+		return err
+	})
+	return fresh, err
+}
+
+// PruneNonces deletes nonces seen before t and returns how many went.
+func (db *DB) PruneNonces(ctx context.Context, before time.Time) (n int64, err error) {
+	err = db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM v3_nonces WHERE seen_at < ?`, micros(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,58 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+type postgresDialect struct{}
+
+func (postgresDialect) name() string            { return "postgres" }
+func (postgresDialect) rebind(q string) string  { return rebindDollar(q) }
+func (postgresDialect) forUpdate() string       { return " FOR UPDATE" }
+func (postgresDialect) isUnique(err error) bool { return pgCode(err) == "23505" }
+func (postgresDialect) isRetryable(err error) bool {
+	c := pgCode(err)
+	return c == "40001" || c == "40P01"
+}
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
+	db, err := sql.Open("pgx", cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: cannot reach PostgreSQL: %w", err)
+	}
+	// An advisory lock keeps several instances starting at once from racing on migrations.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := migrate(ctx, db, goose.DialectPostgres, "migrations/postgres", locker); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &DB{write: db, read: db, d: postgresDialect{}, sealer: cfg.Sealer, log: cfg.Logger}, nil
+}
+
+var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver

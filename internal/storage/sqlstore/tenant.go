@@ -1,0 +1,242 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/pki"
+	"github.com/openfacepay/openfacepay/internal/tenant"
+)
+
+var _ tenant.Store = (*DB)(nil)
+
+// Purposes bind each sealed value to its row and column.
+func purpose(kind, id, field string) string { return kind + "/" + id + "/" + field }
+
+// EnsureCA implements tenant.Store.
+func (db *DB) EnsureCA(ctx context.Context, create func() ([]byte, []byte, error)) (certPEM, keyPEM []byte, err error) {
+	if certPEM, keyPEM, err = db.loadCA(ctx); err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return certPEM, keyPEM, err
+	}
+	c, k, err := create()
+	if err != nil {
+		return nil, nil, err
+	}
+	err = db.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO platform_ca (id, cert_pem, key_sealed, created_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			string(c), db.sealer.Seal(purpose("ca", "1", "key"), k), micros(nowUTC()))
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return db.loadCA(ctx) // another process may have won the race; its CA is the CA
+}
+
+func (db *DB) loadCA(ctx context.Context) ([]byte, []byte, error) {
+	var (
+		certPEM string
+		sealed  []byte
+	)
+	if err := db.queryRow(ctx, `SELECT cert_pem, key_sealed FROM platform_ca WHERE id = 1`).Scan(&certPEM, &sealed); err != nil {
+		return nil, nil, err
+	}
+	key, err := db.sealer.Open(purpose("ca", "1", "key"), sealed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("platform CA key: %w", err)
+	}
+	return []byte(certPEM), key, nil
+}
+
+// CreateMerchant implements tenant.Store.
+func (db *DB) CreateMerchant(ctx context.Context, m tenant.Merchant, certs []tenant.MerchantCert, ids []tenant.PlatformIdentity, appIDs []string) error {
+	err := db.InTx(ctx, func(tx *Tx) error {
+		var parent any
+		if m.ParentMchID != "" {
+			parent = m.ParentMchID
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO merchants (mch_id, kind, parent_mch_id, name, api_key_sealed, apiv3_key_sealed, platform_mode, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.MchID, string(m.Kind), parent, m.Name,
+			db.sealer.Seal(purpose("merchant", m.MchID, "api_key"), []byte(m.APIKey)),
+			db.sealer.Seal(purpose("merchant", m.MchID, "apiv3_key"), []byte(m.APIv3Key)),
+			string(m.PlatformMode), micros(m.CreatedAt)); err != nil {
+			return err
+		}
+		for _, c := range certs {
+			if _, err := tx.Exec(ctx, `INSERT INTO merchant_certs (serial_no, mch_id, cert_pem, not_after) VALUES (?, ?, ?, ?)`,
+				c.SerialNo, m.MchID, string(c.CertPEM), micros(c.Cert.NotAfter)); err != nil {
+				return err
+			}
+		}
+		for _, id := range ids {
+			keyPEM, err := pkcs8(id)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO platform_identities (serial_no, mch_id, kind, cert_pem, public_key_pem, key_sealed, not_before, not_after)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				id.SerialNo, m.MchID, string(id.Kind), nullString(string(id.CertPEM)), nullString(string(id.PublicKeyPEM)),
+				db.sealer.Seal(purpose("platform_identity", id.SerialNo, "key"), keyPEM), micros(id.NotBefore), micros(id.NotAfter)); err != nil {
+				return err
+			}
+		}
+		for _, a := range appIDs {
+			if _, err := tx.Exec(ctx, `INSERT INTO app_bindings (appid, mch_id) VALUES (?, ?)`, a, m.MchID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if db.d.isUnique(err) {
+		return errcode.Wrap(errcode.Conflict, err, "merchant %s or one of its identifiers exists", m.MchID)
+	}
+	return err
+}
+
+// Merchant implements tenant.Store.
+func (db *DB) Merchant(ctx context.Context, mchID string) (tenant.Merchant, error) {
+	row := db.queryRow(ctx, `SELECT mch_id, kind, COALESCE(parent_mch_id, ''), name, api_key_sealed, apiv3_key_sealed, platform_mode, created_at
+		FROM merchants WHERE mch_id = ?`, mchID)
+	m, err := db.scanMerchant(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tenant.Merchant{}, errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+	}
+	return m, err
+}
+
+// Merchants implements tenant.Store.
+func (db *DB) Merchants(ctx context.Context) ([]tenant.Merchant, error) {
+	rows, err := db.query(ctx, `SELECT mch_id, kind, COALESCE(parent_mch_id, ''), name, api_key_sealed, apiv3_key_sealed, platform_mode, created_at
+		FROM merchants ORDER BY created_at, mch_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []tenant.Merchant
+	for rows.Next() {
+		m, err := db.scanMerchant(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(...any) error }
+
+func (db *DB) scanMerchant(s scanner) (tenant.Merchant, error) {
+	var (
+		m                tenant.Merchant
+		kind, mode       string
+		apiKey, apiv3Key []byte
+		created          int64
+	)
+	if err := s.Scan(&m.MchID, &kind, &m.ParentMchID, &m.Name, &apiKey, &apiv3Key, &mode, &created); err != nil {
+		return tenant.Merchant{}, err
+	}
+	k2, err := db.sealer.Open(purpose("merchant", m.MchID, "api_key"), apiKey)
+	if err != nil {
+		return tenant.Merchant{}, fmt.Errorf("merchant %s api key: %w", m.MchID, err)
+	}
+	k3, err := db.sealer.Open(purpose("merchant", m.MchID, "apiv3_key"), apiv3Key)
+	if err != nil {
+		return tenant.Merchant{}, fmt.Errorf("merchant %s apiv3 key: %w", m.MchID, err)
+	}
+	m.Kind, m.PlatformMode, m.APIKey, m.APIv3Key, m.CreatedAt = tenant.Kind(kind), tenant.PlatformMode(mode), string(k2), string(k3), fromMicros(created)
+	return m, nil
+}
+
+// MerchantCert implements tenant.Store. Revoked certificates do not exist for callers.
+func (db *DB) MerchantCert(ctx context.Context, serialNo string) (tenant.MerchantCert, error) {
+	var c tenant.MerchantCert
+	var certPEM string
+	err := db.queryRow(ctx, `SELECT serial_no, mch_id, cert_pem FROM merchant_certs WHERE serial_no = ? AND revoked = 0`, serialNo).
+		Scan(&c.SerialNo, &c.MchID, &certPEM)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, errcode.E(errcode.NotFound, "certificate %s does not exist", serialNo)
+	}
+	if err != nil {
+		return c, err
+	}
+	c.CertPEM = []byte(certPEM)
+	c.Cert, err = pki.ParseCertPEM(c.CertPEM)
+	return c, err
+}
+
+// PlatformIdentities implements tenant.Store.
+func (db *DB) PlatformIdentities(ctx context.Context, mchID string) ([]tenant.PlatformIdentity, error) {
+	rows, err := db.query(ctx, `SELECT serial_no, mch_id, kind, COALESCE(cert_pem, ''), COALESCE(public_key_pem, ''), key_sealed, not_before, not_after
+		FROM platform_identities WHERE mch_id = ? ORDER BY not_before, serial_no`, mchID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []tenant.PlatformIdentity
+	for rows.Next() {
+		var (
+			id               tenant.PlatformIdentity
+			kind, cert, pub  string
+			sealed           []byte
+			notBefore, notAf int64
+		)
+		if err := rows.Scan(&id.SerialNo, &id.MchID, &kind, &cert, &pub, &sealed, &notBefore, &notAf); err != nil {
+			return nil, err
+		}
+		keyPEM, err := db.sealer.Open(purpose("platform_identity", id.SerialNo, "key"), sealed)
+		if err != nil {
+			return nil, fmt.Errorf("platform identity %s: %w", id.SerialNo, err)
+		}
+		if id.Key, err = pki.ParseRSAKeyPEM(keyPEM); err != nil {
+			return nil, err
+		}
+		id.Kind, id.CertPEM, id.PublicKeyPEM = tenant.IdentityKind(kind), []byte(cert), []byte(pub)
+		id.NotBefore, id.NotAfter = fromMicros(notBefore), fromMicros(notAf)
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// AppIDs implements tenant.Store.
+func (db *DB) AppIDs(ctx context.Context, mchID string) ([]string, error) {
+	rows, err := db.query(ctx, `SELECT appid FROM app_bindings WHERE mch_id = ? ORDER BY appid`, mchID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// BindAppID implements tenant.Store; binding twice is not an error.
+func (db *DB) BindAppID(ctx context.Context, appID, mchID string) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO app_bindings (appid, mch_id) VALUES (?, ?) ON CONFLICT (appid, mch_id) DO NOTHING`, appID, mchID)
+		return err
+	})
+}
+
+// SetPlatformMode implements tenant.Store.
+func (db *DB) SetPlatformMode(ctx context.Context, mchID string, mode tenant.PlatformMode) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE merchants SET platform_mode = ? WHERE mch_id = ?`, string(mode), mchID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,28 @@
+package sqlstore
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/tenant"
+)
+
+func pkcs8(id tenant.PlatformIdentity) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(id.Key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nowUTC stamps rows whose time is bookkeeping only (not a business time that the
+// injected clock owns).
+func nowUTC() time.Time { return time.Now().UTC() }
