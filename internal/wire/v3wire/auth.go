@@ -32,10 +32,10 @@ const maxTimestampDigits = 19
 
 // ParseAuthorization parses `WECHATPAY2-SHA256-RSA2048 k="v",k="v",...`.
 //
-// Pair order is free because SDKs disagree on it (wechatpay-go and the Python SDK
-// order the pairs differently). The grammar is otherwise the strict one every known
-// SDK emits: one space after the scheme, no spaces around commas or '=', every value
-// quoted, no quoted-pair escapes. Unknown keys are ignored, as RFC 7235 asks for
+// Pair order is free because the spec makes it insignificant and client SDKs other
+// than wechatpay-go need not follow its order. The grammar is otherwise the strict
+// one of spec §2.2: one space after the scheme, no spaces around commas or '=',
+// every value quoted, no quoted-pair escapes. Unknown keys are ignored, as RFC 7235 asks for
 // auth-params, but must still be well-formed and not repeated; a repeated known key
 // would let two parsers disagree on which value was signed.
 func ParseAuthorization(h string) (Authorization, error) {

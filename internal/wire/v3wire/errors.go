@@ -5,8 +5,8 @@ import "errors"
 // Callers answer every one of these with a fixed protocol error, so the sentinels
 // carry the category and the wrapped text carries the detail for logs.
 var (
-	// ErrInvalidAuthorization: the Authorization header is absent from the grammar
-	// wechatpay-go emits (401 SIGN_ERROR).
+	// ErrInvalidAuthorization: the Authorization header does not follow the grammar
+	// the SDKs emit (401 SIGN_ERROR).
 	ErrInvalidAuthorization = errors.New("v3wire: invalid Authorization header")
 	// ErrInvalidSignature: a SHA256withRSA signature does not verify (401 SIGN_ERROR,
 	// or an invalid notification on the receiving side).
@@ -19,7 +19,8 @@ var (
 	ErrInvalidKey = errors.New("v3wire: invalid key")
 )
 
-// Error codes of spec §8; the domestic names are the ones wechatpay-go users see.
+// Error codes of spec §8, in the domestic spelling; INVALID_REQUEST,
+// RESOURCE_NOT_EXISTS and FREQUENCY_LIMITED are unconfirmed for the K12 APIs.
 const (
 	CodeParamError         = "PARAM_ERROR"
 	CodeInvalidRequest     = "INVALID_REQUEST"

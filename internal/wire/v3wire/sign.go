@@ -81,7 +81,8 @@ func SignSHA256RSA(priv *rsa.PrivateKey, msg []byte) (string, error) {
 // header values verify as the same signature.
 func VerifySHA256RSA(pub *rsa.PublicKey, msg []byte, sigB64 string) error {
 	if pub == nil {
-		return fmt.Errorf("%w: nil RSA public key", ErrInvalidSignature)
+		// Both sentinels: nothing verifies, and the fault is the caller's key lookup.
+		return fmt.Errorf("%w (%w: nil RSA public key)", ErrInvalidSignature, ErrInvalidKey)
 	}
 	if strings.HasPrefix(sigB64, SignTestPrefix) {
 		return fmt.Errorf("%w: signature probe", ErrInvalidSignature)
