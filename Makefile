@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` and `make test`.
+GO        ?= go
+DATA      ?= ./data
+ADDR      ?= 127.0.0.1:8443
+FUZZTIME  ?= 20s
+BIN       := bin/facepay
+
+.PHONY: run build test test-go vet fuzz clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/facepay
+	$(GO) build -o $(BIN) ./cmd/facepay
+
+run: build ## build and start the platform on SQLite in ./data
+	$(BIN) serve --data $(DATA) --addr $(ADDR)
+
+test: ## vet, then every test on SQLite and PostgreSQL (starts PostgreSQL if needed), then a short fuzz run
+	./scripts/ensure-postgres.sh
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@for pkg in ./internal/wire/v2wire ./internal/wire/v3wire; do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean: ## remove build output (not ./data)
+	rm -rf bin
