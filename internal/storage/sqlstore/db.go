@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/seal"
 )
@@ -22,6 +23,7 @@ type Config struct {
 	DataDir string
 	Sealer  *seal.Sealer
 	Logger  *slog.Logger
+	Clock   clock.Clock // stamps bookkeeping times; wall clock when nil
 }
 
 // DB is an open store.
@@ -31,6 +33,7 @@ type DB struct {
 	d      dialect
 	sealer *seal.Sealer
 	log    *slog.Logger
+	clock  clock.Clock
 }
 
 // dialect is what differs between the backends.
@@ -50,6 +53,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
 	}
 	var (
 		db  *DB

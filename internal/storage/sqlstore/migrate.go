@@ -11,7 +11,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-//go:embed migrations
+//go:embed migrations/*.sql
 var migrations embed.FS
 
 // migrate applies every pending versioned migration of one backend.

@@ -48,11 +48,11 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, db, goose.DialectPostgres, "migrations/postgres", locker); err != nil {
+	if err := migrate(ctx, db, goose.DialectPostgres, "migrations", locker); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &DB{write: db, read: db, d: postgresDialect{}, sealer: cfg.Sealer, log: cfg.Logger}, nil
+	return &DB{write: db, read: db, d: postgresDialect{}, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock}, nil
 }
 
 var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver

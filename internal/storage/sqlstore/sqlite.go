@@ -62,8 +62,8 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
-	db := &DB{write: write, d: sqliteDialect{}, sealer: cfg.Sealer, log: cfg.Logger}
-	if err := withFileLock(path+".lock", func() error { return migrate(ctx, write, goose.DialectSQLite3, "migrations/sqlite", nil) }); err != nil {
+	db := &DB{write: write, d: sqliteDialect{}, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock}
+	if err := withFileLock(path+".lock", func() error { return migrate(ctx, write, goose.DialectSQLite3, "migrations", nil) }); err != nil {
 		write.Close()
 		return nil, err
 	}

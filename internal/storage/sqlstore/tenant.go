@@ -27,7 +27,7 @@ func (db *DB) EnsureCA(ctx context.Context, create func() ([]byte, []byte, error
 	}
 	err = db.InTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO platform_ca (id, cert_pem, key_sealed, created_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			string(c), db.sealer.Seal(purpose("ca", "1", "key"), k), micros(nowUTC()))
+			string(c), db.sealer.Seal(purpose("ca", "1", "key"), k), micros(db.clock.Now()))
 		return err
 	})
 	if err != nil {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"crypto/x509"
 	"encoding/pem"
-	"time"
 
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
@@ -22,7 +21,3 @@ func nullString(s string) any {
 	}
 	return s
 }
-
-// nowUTC stamps rows whose time is bookkeeping only (not a business time that the
-// injected clock owns).
-func nowUTC() time.Time { return time.Now().UTC() }

@@ -1,15 +1,17 @@
 -- +goose Up
+-- One schema for both backends: BIGINT and BYTEA mean 64-bit integers and byte strings
+-- on PostgreSQL and have integer and blob-preserving affinity on SQLite.
 -- Times are Unix microseconds (UTC); money is integer fen; flags are 0/1.
 CREATE TABLE meta (
     k TEXT PRIMARY KEY,
-    v BLOB NOT NULL
+    v BYTEA NOT NULL
 );
 
 CREATE TABLE platform_ca (
-    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    id         BIGINT PRIMARY KEY CHECK (id = 1),
     cert_pem   TEXT    NOT NULL,
-    key_sealed BLOB    NOT NULL,
-    created_at INTEGER NOT NULL
+    key_sealed BYTEA  NOT NULL,
+    created_at BIGINT NOT NULL
 );
 
 CREATE TABLE merchants (
@@ -17,10 +19,10 @@ CREATE TABLE merchants (
     kind             TEXT NOT NULL CHECK (kind IN ('direct', 'service_provider', 'sub_merchant')),
     parent_mch_id    TEXT REFERENCES merchants (mch_id),
     name             TEXT NOT NULL,
-    api_key_sealed   BLOB NOT NULL,
-    apiv3_key_sealed BLOB NOT NULL,
+    api_key_sealed   BYTEA NOT NULL,
+    apiv3_key_sealed BYTEA NOT NULL,
     platform_mode    TEXT NOT NULL CHECK (platform_mode IN ('certificate', 'public_key')),
-    created_at       INTEGER NOT NULL
+    created_at       BIGINT NOT NULL
 );
 CREATE INDEX merchants_parent ON merchants (parent_mch_id);
 
@@ -28,8 +30,8 @@ CREATE TABLE merchant_certs (
     serial_no  TEXT PRIMARY KEY,
     mch_id     TEXT NOT NULL REFERENCES merchants (mch_id),
     cert_pem   TEXT NOT NULL,
-    not_after  INTEGER NOT NULL,
-    revoked    INTEGER NOT NULL DEFAULT 0
+    not_after  BIGINT NOT NULL,
+    revoked    BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX merchant_certs_mch ON merchant_certs (mch_id);
 
@@ -39,9 +41,9 @@ CREATE TABLE platform_identities (
     kind           TEXT NOT NULL CHECK (kind IN ('certificate', 'public_key')),
     cert_pem       TEXT,
     public_key_pem TEXT,
-    key_sealed     BLOB NOT NULL,
-    not_before     INTEGER NOT NULL,
-    not_after      INTEGER NOT NULL
+    key_sealed     BYTEA NOT NULL,
+    not_before     BIGINT NOT NULL,
+    not_after      BIGINT NOT NULL
 );
 CREATE INDEX platform_identities_mch ON platform_identities (mch_id);
 
@@ -55,7 +57,7 @@ CREATE INDEX app_bindings_mch ON app_bindings (mch_id);
 CREATE TABLE v3_nonces (
     mch_id  TEXT    NOT NULL,
     nonce   TEXT    NOT NULL,
-    seen_at INTEGER NOT NULL,
+    seen_at BIGINT NOT NULL,
     PRIMARY KEY (mch_id, nonce)
 );
 CREATE INDEX v3_nonces_seen ON v3_nonces (seen_at);
@@ -63,27 +65,26 @@ CREATE INDEX v3_nonces_seen ON v3_nonces (seen_at);
 CREATE TABLE ledger_accounts (
     id              TEXT PRIMARY KEY,
     kind            TEXT    NOT NULL,
-    may_go_negative INTEGER NOT NULL,
-    balance         INTEGER NOT NULL DEFAULT 0,
-    pending_debits  INTEGER NOT NULL DEFAULT 0,
-    pending_credits INTEGER NOT NULL DEFAULT 0,
-    created_at      INTEGER NOT NULL,
+    may_go_negative BIGINT NOT NULL,
+    balance         BIGINT NOT NULL DEFAULT 0,
+    pending_debits  BIGINT NOT NULL DEFAULT 0,
+    pending_credits BIGINT NOT NULL DEFAULT 0,
+    created_at      BIGINT NOT NULL,
     -- the engine checks this under a lock; the constraint is the last line of defence
     CHECK (may_go_negative = 1 OR balance - pending_debits >= 0),
     CHECK (pending_debits >= 0 AND pending_credits >= 0)
 );
 
 CREATE TABLE ledger_transfers (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    idem_key       TEXT    NOT NULL UNIQUE,
+    idem_key       TEXT    PRIMARY KEY,
     debit_account  TEXT    NOT NULL REFERENCES ledger_accounts (id),
     credit_account TEXT    NOT NULL REFERENCES ledger_accounts (id),
-    amount         INTEGER NOT NULL CHECK (amount > 0),
+    amount         BIGINT NOT NULL CHECK (amount > 0),
     code           TEXT    NOT NULL,
-    two_phase      INTEGER NOT NULL,
+    two_phase      BIGINT NOT NULL,
     state          TEXT    NOT NULL CHECK (state IN ('pending', 'posted', 'voided')),
-    created_at     INTEGER NOT NULL,
-    updated_at     INTEGER NOT NULL,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL,
     CHECK (debit_account <> credit_account)
 );
 CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account);
