@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -55,7 +56,7 @@ SIGTERM or Ctrl-C drains in-flight requests, then exits.`,
 			if store.db != "" {
 				dbFlag = " --db " + redactURL(store.db)
 			}
-			fmt.Fprintf(out, "next: facepay admin merchant create --data %s%s --json   (then point a client SDK at %s)\n", store.data, dbFlag, p.Server.URL())
+			fmt.Fprintf(out, "next: %s admin merchant create --data %s%s --json   (then point a client SDK at %s)\n", os.Args[0], store.data, dbFlag, p.Server.URL())
 			log.Info("serving", "url", p.Server.URL(), "backend", db.Backend())
 			return p.Run(ctx, grace)
 		},
