@@ -15,6 +15,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/edge/v2http"
 	"github.com/openfacepay/openfacepay/internal/edge/v3http"
 	"github.com/openfacepay/openfacepay/internal/ledger"
+	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/pki"
 	"github.com/openfacepay/openfacepay/internal/seal"
 	"github.com/openfacepay/openfacepay/internal/server"
@@ -60,6 +61,7 @@ type Platform struct {
 	DB      *sqlstore.DB
 	Tenants *tenant.Service
 	Ledger  *ledger.Ledger
+	Pay     *pay.Service
 	CA      *pki.CA
 	Server  *server.Server
 	log     *slog.Logger
@@ -86,8 +88,11 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server certificate: %w", err)
 	}
+	if p.Pay, err = NewPay(ctx, db, cfg.Clock); err != nil {
+		return nil, err
+	}
 	v2 := v2http.New(v2http.Config{Tenants: p.Tenants, Store: db, CAPool: ca.Pool(), Logger: cfg.Logger})
-	for _, api := range v2http.FoundationAPIs() {
+	for _, api := range v2http.PayAPIs(p.Pay) {
 		v2.Register(api)
 	}
 	v3 := v3http.New(v3http.Config{Store: db, Clock: cfg.Clock, Logger: cfg.Logger})
@@ -115,6 +120,15 @@ func (p *Platform) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write([]byte("ok\n"))
+}
+
+// NewPay builds the payment service over db; admin commands use it as serve does.
+func NewPay(ctx context.Context, db *sqlstore.DB, c clock.Clock) (*pay.Service, error) {
+	secret, err := db.Secret(ctx, "openid")
+	if err != nil {
+		return nil, fmt.Errorf("openid secret: %w", err)
+	}
+	return pay.New(pay.Config{Store: db, Sealer: db.Sealer(), Clock: c, OpenIDSecret: secret}), nil
 }
 
 // Run serves until ctx ends, then drains in-flight requests for up to grace.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
@@ -34,7 +35,13 @@ type API struct {
 	Required  []string          // business fields that must be present and non-empty
 	OneOf     [][]string        // groups of which at least one field must be present
 	NotFound  string            // err_code for errcode.NotFound (ORDERNOTEXIST, REFUNDNOTEXIST...)
-	Handle    HandlerFunc
+	// NoResultCode marks APIs whose answers have no result_code (authinfo): a refused
+	// call is return_code=FAIL, a served one carries only the envelope and its fields.
+	NoResultCode bool
+	// Raw, when set, serves the API instead of Handle and writes its own answer
+	// (downloadbill answers bill text, not XML).
+	Raw    func(w http.ResponseWriter, r *Request)
+	Handle HandlerFunc
 }
 
 // Config wires the edge.
@@ -87,7 +94,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, rf)
 		return
 	}
+	if api.Raw != nil {
+		api.Raw(w, req)
+		return
+	}
 	fields, err := api.Handle(r.Context(), req)
+	if err != nil && api.NoResultCode {
+		writeRefusal(w, refuse(ErrCodeOf(err, api.NotFound), "%s", errcode.MessageOf(err)))
+		return
+	}
 	out := h.envelope(req, fields, err, api)
 	if err != nil && errcode.CodeOf(err) == errcode.Internal {
 		h.cfg.Logger.ErrorContext(r.Context(), "v2 api failed", "path", r.URL.Path, "mch_id", req.Caller.Merchant.MchID, "err", err)
@@ -200,17 +215,19 @@ func (h *Handler) envelope(req *Request, fields *v2wire.Message, err error, api 
 		}
 	}
 	out.Set("nonce_str", v2wire.NonceStr())
-	if err != nil {
+	switch {
+	case err != nil:
 		code, des := ErrCode(err, api.NotFound)
 		out.Set("result_code", "FAIL")
 		out.Set("err_code", code)
 		out.Set("err_code_des", des)
-	} else {
+	case !api.NoResultCode:
 		out.Set("result_code", "SUCCESS")
-		if fields != nil {
-			for _, n := range fields.Names() {
-				out.Set(n, fields.Get(n))
-			}
+	}
+	if fields != nil {
+		// Fields ride along with a failure too: reverse's recall, a query's trade_state.
+		for _, n := range fields.Names() {
+			out.Set(n, fields.Get(n))
 		}
 	}
 	v2wire.SignMessage(out, req.Caller.Merchant.APIKey, req.SignType)
@@ -221,14 +238,23 @@ func (h *Handler) envelope(req *Request, fields *v2wire.Message, err error, api 
 // edge. notFound is the API's own code for a missing object.
 func ErrCode(err error, notFound string) (code, description string) {
 	msg := errcode.MessageOf(err)
+	var fault *pay.FaultError
+	if errors.As(err, &fault) {
+		return fault.Code, "emulated fault rule"
+	}
+	for _, r := range reasonCodes {
+		if errors.Is(err, r.reason) {
+			if r.code == "" { // the API's own code for a missing object
+				return notFoundCode(notFound), msg
+			}
+			return r.code, msg
+		}
+	}
 	switch errcode.CodeOf(err) {
 	case errcode.Invalid:
 		return "PARAM_ERROR", msg
 	case errcode.NotFound:
-		if notFound == "" {
-			notFound = "ORDERNOTEXIST"
-		}
-		return notFound, msg
+		return notFoundCode(notFound), msg
 	case errcode.Conflict:
 		return "INVALID_REQUEST", msg
 	case errcode.Unauthenticated:
@@ -242,6 +268,46 @@ func ErrCode(err error, notFound string) (code, description string) {
 	default: // Unavailable, Internal: the outcome is unknown to the client, which queries
 		return "SYSTEMERROR", "system error, query the result and retry"
 	}
+}
+
+// ErrCodeOf is ErrCode without the description.
+func ErrCodeOf(err error, notFound string) string {
+	code, _ := ErrCode(err, notFound)
+	return code
+}
+
+func notFoundCode(apiCode string) string {
+	if apiCode == "" {
+		return "ORDERNOTEXIST"
+	}
+	return apiCode
+}
+
+// reasonCodes maps the payment domain's reasons to v2 err_code; an empty code means
+// the API's own not-found code.
+var reasonCodes = []struct {
+	reason error
+	code   string
+}{
+	{pay.ErrCodeInvalid, "AUTH_CODE_INVALID"},
+	{pay.ErrCodeUsed, "AUTH_CODE_ERROR"},
+	{pay.ErrCodeExpired, "AUTHCODEEXPIRE"},
+	{pay.ErrOrderPaid, "ORDERPAID"},
+	{pay.ErrOrderNoUsed, "OUT_TRADE_NO_USED"},
+	{pay.ErrBuyerMismatch, "BUYER_MISMATCH"},
+	{pay.ErrOrderClosed, "ORDERCLOSED"},
+	{pay.ErrOrderReversed, "ORDERREVERSED"},
+	{pay.ErrUserPaying, "USERPAYING"},
+	{pay.ErrPayFailed, "TRADE_ERROR"},
+	{pay.ErrNotEnough, "NOTENOUGH"},
+	{pay.ErrReverseExpired, "REVERSE_EXPIRE"},
+	{pay.ErrRefundExpired, "TRADE_OVERDUE"},
+	{pay.ErrRefundMismatch, "REFUND_FEE_MISMATCH"},
+	{pay.ErrRefundExceeds, "ERROR"},
+	{pay.ErrOrderNotReady, "ORDER_NOT_READY"},
+	{pay.ErrOrderHasRefunds, "INVALID_REQUEST"},
+	{pay.ErrNoSuchOrder, ""},
+	{pay.ErrNoSuchRefund, ""},
 }
 
 func accepts(api API, st v2wire.SignType) bool {

@@ -1,0 +1,309 @@
+package pay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/ledger"
+)
+
+// The two charge APIs.
+const (
+	APIFacePay  = "facepay"
+	APIMicroPay = "micropay"
+)
+
+// ChargeRequest is the business content of facepay or micropay.
+type ChargeRequest struct {
+	API                              string
+	MchID, SubMchID, AppID, SubAppID string
+	OutTradeNo, Body, Attach         string
+	DeviceInfo, FeeType, ClientIP    string
+	TotalFee                         string // as sent; validated here
+	Code                             string // face_code, or micropay's auth_code
+	OpenID                           string // facepay: what the terminal said
+}
+
+func (r ChargeRequest) owner() string {
+	if r.SubMchID != "" {
+		return r.SubMchID
+	}
+	return r.MchID
+}
+
+var (
+	outTradeNoRE = regexp.MustCompile(`^[A-Za-z0-9_\-*@|]{1,32}$`)
+	payCodeRE    = regexp.MustCompile(`^1[0-5][0-9]{16}$`)
+)
+
+func (r ChargeRequest) validate() (int64, error) {
+	inv := func(msg string) (int64, error) { return 0, errcode.E(errcode.Invalid, "%s", msg) }
+	if !outTradeNoRE.MatchString(r.OutTradeNo) {
+		return inv("out_trade_no must be 1 to 32 letters, digits or _-*@|")
+	}
+	if r.Body == "" || utf8.RuneCountInString(r.Body) > 128 {
+		return inv("body must be 1 to 128 characters")
+	}
+	fee, err := strconv.ParseInt(r.TotalFee, 10, 64)
+	if err != nil || fee <= 0 || fee > 100_000_000_00 {
+		return inv("total_fee must be a positive whole number of fen")
+	}
+	if r.FeeType != "" && r.FeeType != "CNY" {
+		return inv("fee_type must be CNY")
+	}
+	if r.ClientIP == "" || len(r.ClientIP) > 64 {
+		return inv("spbill_create_ip must be 1 to 64 characters")
+	}
+	if utf8.RuneCountInString(r.Attach) > 128 || len(r.DeviceInfo) > 32 {
+		return inv("attach is limited to 128 characters and device_info to 32")
+	}
+	if r.Code == "" || len(r.Code) > 128 {
+		return inv("the face_code or auth_code must be 1 to 128 characters")
+	}
+	return fee, nil
+}
+
+// digest names a charge's content, so a retry can be told from a different request.
+func (r ChargeRequest) digest() string {
+	h := sha256.New()
+	for _, f := range []string{r.API, r.AppID, r.SubAppID, r.TotalFee, r.FeeType, r.Body, r.Attach, r.DeviceInfo, r.Code} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Charge takes a payment. It returns the order; a non-nil error with an order means the
+// order exists in a state other than paid (USERPAYING, for one).
+func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
+	fee, err := r.validate()
+	if err != nil {
+		return Order{}, err
+	}
+	if err := s.fault(ctx, r.MchID, r.API); err != nil {
+		return Order{}, err
+	}
+	var o Order
+	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+		o, err = s.charge(ctx, tx, r, fee)
+		return err
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	if outcome != nil {
+		return o, outcome
+	}
+	return o, stateError(o)
+}
+
+func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64) (Order, error) {
+	now := s.clock.Now()
+	owner, digest, key := r.owner(), r.digest(), r.owner()+"/"+r.OutTradeNo
+	if o, found, err := tx.Order(ctx, owner, r.OutTradeNo); err != nil || found {
+		if err != nil {
+			return Order{}, err
+		}
+		return s.replay(ctx, tx, o, r, fee, digest, now)
+	}
+	cred, found, err := tx.Credential(ctx, hashCode(r.Code))
+	if err != nil {
+		return Order{}, err
+	}
+	switch {
+	case !found, r.API == APIFacePay && cred.Kind != FaceCode:
+		return Order{}, fail(errcode.Invalid, ErrCodeInvalid, "not a face_code or payment code of this platform")
+	case cred.UsedBy == key:
+		// A concurrent twin of this very request consumed the code and committed first.
+		o, _, err := tx.Order(ctx, owner, r.OutTradeNo)
+		if err != nil {
+			return Order{}, err
+		}
+		return s.replay(ctx, tx, o, r, fee, digest, now)
+	case cred.UsedBy != "":
+		return Order{}, fail(errcode.Invalid, ErrCodeUsed, "this code was already used; each code pays once")
+	case !now.Before(cred.ExpiresAt):
+		return Order{}, fail(errcode.Invalid, ErrCodeExpired, "this code has expired; ask the payer for a new one")
+	case cred.Kind == FaceCode && (cred.MchID != owner || cred.AppID != r.AppID):
+		return Order{}, fail(errcode.Invalid, ErrCodeInvalid, "this face_code was issued to another merchant or appid")
+	}
+	openID := s.OpenID(r.AppID, cred.PayerID)
+	if r.OpenID != "" && r.OpenID != openID {
+		return Order{}, errcode.E(errcode.Invalid, "openid does not match the face_code")
+	}
+	threshold, err := tx.PasswordThreshold(ctx, owner)
+	if err != nil {
+		return Order{}, err
+	}
+	if _, err := ledger.Open(ctx, tx, now, settlementAccount(owner), ledger.Settlement, false); err != nil {
+		return Order{}, err
+	}
+	needPassword := threshold > 0 && fee > threshold
+	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: "pay:" + key, Debit: walletAccount(cred.PayerID),
+		Credit: settlementAccount(owner), Amount: fee, Code: "pay", Pending: needPassword})
+	if errcode.Is(err, errcode.InsufficientFunds) {
+		return Order{}, fail(errcode.InsufficientFunds, ErrNotEnough, "the payer's balance is not enough")
+	}
+	if err != nil {
+		return Order{}, err
+	}
+	if err := tx.UseCredential(ctx, cred.Hash, key); err != nil {
+		return Order{}, err
+	}
+	o := Order{
+		OwnerMchID: owner, OutTradeNo: r.OutTradeNo, TransactionID: transactionID(now), MchID: r.MchID, SubMchID: r.SubMchID,
+		AppID: r.AppID, SubAppID: r.SubAppID, API: r.API, TradeType: "MICROPAY", PayerID: cred.PayerID, OpenID: openID,
+		TotalFee: fee, FeeType: "CNY", Body: r.Body, Attach: r.Attach, DeviceInfo: r.DeviceInfo,
+		CredentialHash: cred.Hash, RequestDigest: digest, State: StateSuccess, StateDesc: "支付成功",
+		CreatedAt: now, PaidAt: now, UpdatedAt: now,
+	}
+	if r.API == APIFacePay {
+		o.TradeType = "FACEPAY"
+	}
+	if r.SubAppID != "" {
+		o.SubOpenID = s.OpenID(r.SubAppID, cred.PayerID)
+	}
+	if needPassword {
+		o.State, o.StateDesc, o.PaidAt, o.DecideBy = StateUserPaying, "需要用户输入支付密码", time.Time{}, now.Add(PasswordTimeout)
+	}
+	if err := tx.InsertOrder(ctx, o); err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
+// replay answers a charge whose out_trade_no exists: the first result for the same
+// request, the documented refusals for anything else.
+func (s *Service) replay(ctx context.Context, tx Tx, o Order, r ChargeRequest, fee int64, digest string, now time.Time) (Order, error) {
+	if err := s.settleExpired(ctx, tx, &o, now); err != nil {
+		return Order{}, err
+	}
+	if o.RequestDigest == digest {
+		return o, stateError(o)
+	}
+	if fee != o.TotalFee || r.Body != o.Body || r.API != o.API {
+		return Order{}, fail(errcode.Conflict, ErrOrderNoUsed, "out_trade_no was already used for another amount, body or API")
+	}
+	if cred, found, err := tx.Credential(ctx, hashCode(r.Code)); err != nil {
+		return Order{}, err
+	} else if found && cred.PayerID != o.PayerID {
+		return Order{}, fail(errcode.Conflict, ErrBuyerMismatch, "this order was paid by another payer; use a new out_trade_no")
+	}
+	if o.State == StateSuccess || o.State == StateRefund {
+		return Order{}, fail(errcode.Conflict, ErrOrderPaid, "this out_trade_no is already paid")
+	}
+	if err := stateError(o); err != nil {
+		return Order{}, err
+	}
+	return Order{}, fail(errcode.Conflict, ErrOrderNoUsed, "out_trade_no was already used")
+}
+
+// stateError is what a charge answers for an order in its current state.
+func stateError(o Order) error {
+	switch o.State {
+	case StateUserPaying:
+		return fail(errcode.Unavailable, ErrUserPaying, "the payer must enter the password; query the order")
+	case StateClosed:
+		return fail(errcode.Conflict, ErrOrderClosed, "the order is closed; use a new out_trade_no")
+	case StateRevoked:
+		return fail(errcode.Conflict, ErrOrderReversed, "the order was reversed; use a new out_trade_no")
+	case StatePayError:
+		return fail(errcode.Conflict, ErrPayFailed, "the payment failed: "+o.StateDesc)
+	}
+	return nil
+}
+
+// settleExpired ends a USERPAYING order whose payer did not confirm in time.
+func (s *Service) settleExpired(ctx context.Context, tx Tx, o *Order, now time.Time) error {
+	if o.State != StateUserPaying || now.Before(o.DecideBy) {
+		return nil
+	}
+	return s.endWaiting(ctx, tx, o, now, false)
+}
+
+// endWaiting posts or voids a USERPAYING order's hold and records the outcome.
+func (s *Service) endWaiting(ctx context.Context, tx Tx, o *Order, now time.Time, paid bool) error {
+	key := "pay:" + o.OwnerMchID + "/" + o.OutTradeNo
+	if paid {
+		if _, err := ledger.Post(ctx, tx, now, key); err != nil {
+			return err
+		}
+		o.State, o.StateDesc, o.PaidAt = StateSuccess, "支付成功", now
+	} else {
+		if _, err := ledger.Void(ctx, tx, now, key); err != nil {
+			return err
+		}
+		o.State, o.StateDesc = StatePayError, "用户未输入密码，支付失败"
+	}
+	o.DecideBy, o.UpdatedAt = time.Time{}, now
+	return tx.UpdateOrder(ctx, *o)
+}
+
+// decide runs fn in a transaction that commits even when fn refuses the request with a
+// domain error (the outcome), so changes fn made on the way (an expired wait settled,
+// an account opened) are kept; only infrastructure errors roll back.
+func (s *Service) decide(ctx context.Context, fn func(Tx) error) (outcome, err error) {
+	err = s.inTx(ctx, func(tx Tx) error {
+		outcome = nil
+		ferr := fn(tx)
+		var de *errcode.Error
+		if ferr != nil && errors.As(ferr, &de) && de.Code != errcode.Internal {
+			outcome = ferr
+			return nil
+		}
+		return ferr
+	})
+	return outcome, err
+}
+
+// inTx runs fn in a transaction, again when a concurrent twin inserted the same key first.
+func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
+	var err error
+	for range 3 {
+		err = s.store.InPayTx(ctx, fn)
+		if !errors.Is(err, ErrDuplicate) && !errors.Is(err, ledger.ErrDuplicateKey) {
+			return err
+		}
+	}
+	return err
+}
+
+// transactionID is 28 digits: 4200, the Beijing date, 16 random digits.
+func transactionID(now time.Time) string {
+	return "4200" + now.In(beijing).Format("20060102") + digits(16)
+}
+
+var beijing = time.FixedZone("CST", 8*3600)
+
+// fault consumes the next emulator fault rule for (mch, api), if any.
+func (s *Service) fault(ctx context.Context, mchID, api string) error {
+	var f Fault
+	var found bool
+	err := s.store.InPayTx(ctx, func(tx Tx) (err error) {
+		f, found, err = tx.TakeFault(ctx, mchID, api)
+		return err
+	})
+	if err != nil || !found {
+		return err
+	}
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	if f.ErrCode != "" {
+		return errcode.Wrap(errcode.Unavailable, &FaultError{Code: f.ErrCode}, "emulated fault")
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package pay
+
+import (
+	"context"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/ledger"
+)
+
+// OrderRef names an order of a merchant: by transaction_id when given (it wins), else
+// by out_trade_no.
+type OrderRef struct {
+	MchID, SubMchID           string
+	TransactionID, OutTradeNo string
+}
+
+func (r OrderRef) owner() string {
+	if r.SubMchID != "" {
+		return r.SubMchID
+	}
+	return r.MchID
+}
+
+// find loads and locks the order; another merchant's order does not exist.
+func (s *Service) find(ctx context.Context, tx Tx, r OrderRef) (Order, error) {
+	var (
+		o     Order
+		found bool
+		err   error
+	)
+	if r.TransactionID != "" {
+		o, found, err = tx.OrderByTransactionID(ctx, r.owner(), r.TransactionID)
+	} else {
+		o, found, err = tx.Order(ctx, r.owner(), r.OutTradeNo)
+	}
+	if err != nil {
+		return Order{}, err
+	}
+	if !found || (r.OutTradeNo != "" && r.TransactionID != "" && o.OutTradeNo != r.OutTradeNo) {
+		return Order{}, fail(errcode.NotFound, ErrNoSuchOrder, "order does not exist")
+	}
+	return o, nil
+}
+
+// Query returns an order as it stands now (a payer's password wait that timed out is
+// settled first).
+func (s *Service) Query(ctx context.Context, api string, r OrderRef) (Order, error) {
+	if err := s.fault(ctx, r.MchID, api); err != nil {
+		return Order{}, err
+	}
+	var o Order
+	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+		if o, err = s.find(ctx, tx, r); err != nil {
+			return err
+		}
+		return s.settleExpired(ctx, tx, &o, s.clock.Now())
+	})
+	if err == nil {
+		err = outcome
+	}
+	return o, err
+}
+
+// ConfirmPassword ends a payer's password wait: paid, or refused by the payer. It is
+// the emulator's stand-in for the payer's phone.
+func (s *Service) ConfirmPassword(ctx context.Context, r OrderRef, paid bool) (Order, error) {
+	var o Order
+	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+		if o, err = s.find(ctx, tx, r); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if err := s.settleExpired(ctx, tx, &o, now); err != nil {
+			return err
+		}
+		if o.State != StateUserPaying {
+			return errcode.E(errcode.Conflict, "order %s is %s, not waiting for a password", o.OutTradeNo, o.State)
+		}
+		return s.endWaiting(ctx, tx, &o, now, paid)
+	})
+	if err == nil {
+		err = outcome
+	}
+	return o, err
+}
+
+// Reverse undoes a face or payment-code order: a wait is cancelled, a payment returns
+// to the payer; either way the order ends REVOKED. Repeating it is harmless.
+func (s *Service) Reverse(ctx context.Context, api string, r OrderRef) (Order, error) {
+	if err := s.fault(ctx, r.MchID, api); err != nil {
+		return Order{}, err
+	}
+	var o Order
+	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+		if o, err = s.find(ctx, tx, r); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if err := s.settleExpired(ctx, tx, &o, now); err != nil {
+			return err
+		}
+		key := "pay:" + o.OwnerMchID + "/" + o.OutTradeNo
+		switch o.State {
+		case StateRevoked:
+			return nil
+		case StateRefund:
+			return fail(errcode.Conflict, ErrOrderHasRefunds, "the order has refunds; refund the rest instead of reversing")
+		case StateUserPaying:
+			if _, err := ledger.Void(ctx, tx, now, key); err != nil {
+				return err
+			}
+		case StateSuccess:
+			if now.Sub(o.PaidAt) > ReverseWindow {
+				return fail(errcode.Conflict, ErrReverseExpired, "the order is older than 7 days; refund it instead")
+			}
+			if _, err := ledger.Apply(ctx, tx, now, ledger.Request{Key: "reverse:" + o.OwnerMchID + "/" + o.OutTradeNo,
+				Debit: settlementAccount(o.OwnerMchID), Credit: walletAccount(o.PayerID), Amount: o.TotalFee, Code: "reverse"}); err != nil {
+				return err
+			}
+		}
+		o.State, o.StateDesc, o.DecideBy, o.UpdatedAt = StateRevoked, "已撤销", time.Time{}, now
+		return tx.UpdateOrder(ctx, o)
+	})
+	if err == nil {
+		err = outcome
+	}
+	return o, err
+}
+
+// Close closes an unpaid order so it can never be paid.
+func (s *Service) Close(ctx context.Context, r OrderRef) (Order, error) {
+	if err := s.fault(ctx, r.MchID, "closeorder"); err != nil {
+		return Order{}, err
+	}
+	var o Order
+	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+		if o, err = s.find(ctx, tx, r); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if err := s.settleExpired(ctx, tx, &o, now); err != nil {
+			return err
+		}
+		switch o.State {
+		case StateSuccess, StateRefund:
+			return fail(errcode.Conflict, ErrOrderPaid, "the order is paid and cannot be closed")
+		case StateClosed:
+			return fail(errcode.Conflict, ErrOrderClosed, "the order is already closed")
+		case StateRevoked:
+			return fail(errcode.Conflict, ErrOrderReversed, "the order was reversed")
+		case StateUserPaying:
+			if _, err := ledger.Void(ctx, tx, now, "pay:"+o.OwnerMchID+"/"+o.OutTradeNo); err != nil {
+				return err
+			}
+		}
+		o.State, o.StateDesc, o.DecideBy, o.UpdatedAt = StateClosed, "已关闭", time.Time{}, now
+		return tx.UpdateOrder(ctx, o)
+	})
+	if err == nil {
+		err = outcome
+	}
+	return o, err
+}

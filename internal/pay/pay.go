@@ -1,0 +1,203 @@
+// Package pay is the v2 face-payment domain: authinfo for terminals, payers and their
+// one-time credentials (face codes, payment codes), charges through facepay and
+// micropay, queries, reverse, close, refunds and bills. Every state change and its
+// ledger transfers commit in one transaction; every retryable request is idempotent
+// by its business key (out_trade_no, out_refund_no).
+package pay
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/clock"
+	"github.com/openfacepay/openfacepay/internal/device"
+	"github.com/openfacepay/openfacepay/internal/ledger"
+)
+
+// Order states, as trade_state spells them.
+const (
+	StateSuccess    = "SUCCESS"
+	StateRefund     = "REFUND"
+	StateNotPay     = "NOTPAY"
+	StateClosed     = "CLOSED"
+	StateRevoked    = "REVOKED"
+	StateUserPaying = "USERPAYING"
+	StatePayError   = "PAYERROR"
+)
+
+// Credential kinds.
+const (
+	FaceCode = "face_code"
+	PayCode  = "pay_code"
+)
+
+// Lifetimes the README states.
+const (
+	AuthInfoTTL      = time.Hour        // expires_in of get_wxpayface_authinfo
+	FaceCodeTTL      = 2 * time.Minute  // a face_code must be charged within this
+	PayCodeTTL       = time.Minute      // an 18-digit payment code, as a wallet refreshes it
+	PasswordTimeout  = 30 * time.Second // USERPAYING resolves to PAYERROR if the payer does not confirm
+	NowSkew          = 5 * time.Minute  // authinfo's `now` must be this close to the platform clock
+	ReverseWindow    = 7 * 24 * time.Hour
+	RefundWindow     = 365 * 24 * time.Hour
+	MaxRefundsPerOrd = 50
+)
+
+// Order is a payment.
+type Order struct {
+	OwnerMchID     string // the merchant whose sale it is (the sub-merchant in SP mode)
+	OutTradeNo     string
+	TransactionID  string
+	MchID          string // the merchant whose key signed the charge
+	SubMchID       string
+	AppID          string
+	SubAppID       string
+	API            string // facepay or micropay
+	TradeType      string
+	PayerID        string
+	OpenID         string
+	SubOpenID      string
+	TotalFee       int64
+	FeeType        string
+	Body           string
+	Attach         string
+	DeviceInfo     string
+	CredentialHash string
+	RequestDigest  string
+	State          string
+	StateDesc      string
+	RefundedFee    int64
+	RefundCount    int64
+	CreatedAt      time.Time
+	PaidAt         time.Time // zero until paid
+	DecideBy       time.Time // USERPAYING only
+	UpdatedAt      time.Time
+}
+
+// Refund is one refund of an order.
+type Refund struct {
+	RefundID      string
+	OwnerMchID    string
+	OutRefundNo   string
+	OutTradeNo    string
+	RefundFee     int64
+	TotalFee      int64
+	Status        string // SUCCESS, PROCESSING, REFUNDCLOSE, CHANGE
+	RefundAccount string
+	RefundDesc    string
+	RequestDigest string
+	CreatedAt     time.Time
+	SuccessAt     time.Time
+}
+
+// Credential is a stored one-time payment credential (only its hash is kept).
+type Credential struct {
+	Hash         string
+	Kind         string
+	PayerID      string
+	MchID        string // face codes: the authinfo's owner merchant
+	AppID        string
+	DeviceID     string
+	AuthInfoHash string
+	ExpiresAt    time.Time
+	UsedBy       string
+	CreatedAt    time.Time
+}
+
+// Payer is a person with a wallet.
+type Payer struct {
+	PayerID   string
+	Phone     string // plaintext in memory; storage seals it
+	PhoneTail string
+	CreatedAt time.Time
+}
+
+// Device is a merchant terminal bound to a face SDK identity.
+type Device struct {
+	MchID       string
+	DeviceID    string
+	SDKDeviceID string
+	DeviceKey   string
+	StoreID     string
+	CreatedAt   time.Time
+	LastSeenAt  time.Time
+}
+
+// Fault is an emulator rule: answer ErrCode (or wait Delay first) on the next calls.
+type Fault struct {
+	ID        string
+	MchID     string
+	API       string
+	ErrCode   string
+	Delay     time.Duration
+	Remaining int64
+	CreatedAt time.Time
+}
+
+// ErrDuplicate is returned by inserts whose business key exists: a concurrent twin won.
+var ErrDuplicate = errors.New("pay: duplicate business key")
+
+// Tx is the storage the domain needs inside one transaction. Reads of rows that a
+// transaction may change lock them until it ends.
+type Tx interface {
+	ledger.Store
+	Order(ctx context.Context, owner, outTradeNo string) (Order, bool, error)
+	OrderByTransactionID(ctx context.Context, owner, transactionID string) (Order, bool, error)
+	InsertOrder(ctx context.Context, o Order) error
+	UpdateOrder(ctx context.Context, o Order) error
+	Credential(ctx context.Context, hash string) (Credential, bool, error)
+	InsertCredential(ctx context.Context, c Credential) error
+	UseCredential(ctx context.Context, hash, usedBy string) error
+	Payer(ctx context.Context, payerID string) (Payer, bool, error)
+	InsertPayer(ctx context.Context, p Payer) error
+	Refund(ctx context.Context, owner, outRefundNo string) (Refund, bool, error)
+	RefundByID(ctx context.Context, owner, refundID string) (Refund, bool, error)
+	RefundsOfOrder(ctx context.Context, owner, outTradeNo string) ([]Refund, error)
+	InsertRefund(ctx context.Context, r Refund) error
+	UpsertStore(ctx context.Context, mchID, storeID, storeName string, at time.Time) error
+	Device(ctx context.Context, mchID, deviceID string) (Device, bool, error)
+	PutDevice(ctx context.Context, d Device) error
+	TakeFault(ctx context.Context, mchID, api string) (Fault, bool, error)
+	InsertFault(ctx context.Context, f Fault) error
+	PasswordThreshold(ctx context.Context, mchID string) (int64, error)
+	SetPasswordThreshold(ctx context.Context, mchID string, fen int64) error
+}
+
+// Store opens transactions and answers the bill's range reads.
+type Store interface {
+	InPayTx(ctx context.Context, fn func(Tx) error) error
+	OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]Order, error)
+	RefundsCreatedBetween(ctx context.Context, owner string, from, to time.Time) ([]Refund, error)
+}
+
+// Service runs the payment domain.
+type Service struct {
+	store  Store
+	sealer device.Sealer
+	clock  clock.Clock
+	secret []byte // derives openids; stable for a platform
+}
+
+// Config wires a Service.
+type Config struct {
+	Store  Store
+	Sealer device.Sealer
+	Clock  clock.Clock
+	// OpenIDSecret keys the openid derivation; it must not change over a platform's life.
+	OpenIDSecret []byte
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	return &Service{store: cfg.Store, sealer: cfg.Sealer, clock: cfg.Clock, secret: cfg.OpenIDSecret}
+}
+
+// Account names in the ledger.
+func walletAccount(payerID string) string   { return "wallet:" + payerID }
+func settlementAccount(mchID string) string { return "settlement:" + mchID }
+
+const bankAccount = "external:bank"

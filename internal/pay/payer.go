@@ -1,0 +1,174 @@
+package pay
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/device"
+	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/ledger"
+)
+
+// PayerView is a payer with its wallet balance.
+type PayerView struct {
+	PayerID   string `json:"payer_id"`
+	Balance   int64  `json:"balance"` // fen available to spend
+	Held      int64  `json:"held"`    // fen held by payments waiting for the password
+	PhoneTail string `json:"phone_tail,omitempty"`
+	CreatedAt string `json:"created_at"`
+}
+
+var phoneRE = regexp.MustCompile(`^1[0-9]{10}$`)
+
+// CreatePayer creates a payer whose wallet starts with balance fen, topped up from the
+// outside world.
+func (s *Service) CreatePayer(ctx context.Context, balance int64, phone string) (PayerView, error) {
+	if balance < 0 {
+		return PayerView{}, errcode.E(errcode.Invalid, "balance must be zero or more fen")
+	}
+	if phone != "" && !phoneRE.MatchString(phone) {
+		return PayerView{}, errcode.E(errcode.Invalid, "phone must be 11 digits starting with 1")
+	}
+	now := s.clock.Now()
+	p := Payer{PayerID: "P" + digits(12), Phone: phone, CreatedAt: now}
+	if phone != "" {
+		p.PhoneTail = phone[len(phone)-4:]
+	}
+	err := s.store.InPayTx(ctx, func(tx Tx) error {
+		if err := tx.InsertPayer(ctx, p); err != nil {
+			return err
+		}
+		if _, err := ledger.Open(ctx, tx, now, bankAccount, ledger.External, true); err != nil {
+			return err
+		}
+		if _, err := ledger.Open(ctx, tx, now, walletAccount(p.PayerID), ledger.Wallet, false); err != nil {
+			return err
+		}
+		if balance == 0 {
+			return nil
+		}
+		_, err := ledger.Apply(ctx, tx, now, ledger.Request{Key: "topup:" + p.PayerID + ":initial", Debit: bankAccount,
+			Credit: walletAccount(p.PayerID), Amount: balance, Code: "topup"})
+		return err
+	})
+	if err != nil {
+		return PayerView{}, err
+	}
+	return s.Payer(ctx, p.PayerID)
+}
+
+// Payer returns a payer and its balance.
+func (s *Service) Payer(ctx context.Context, payerID string) (v PayerView, err error) {
+	err = s.store.InPayTx(ctx, func(tx Tx) error {
+		p, ok, err := tx.Payer(ctx, payerID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errcode.E(errcode.NotFound, "payer %s does not exist", payerID)
+		}
+		a, err := tx.Account(ctx, walletAccount(payerID))
+		if err != nil {
+			return err
+		}
+		v = PayerView{PayerID: p.PayerID, Balance: a.Available(), Held: a.PendingDebits, PhoneTail: p.PhoneTail,
+			CreatedAt: p.CreatedAt.Format(time.RFC3339)}
+		return nil
+	})
+	return v, err
+}
+
+// OpenID is the payer's stable id under appid: the same for one (appid, payer), unrelated
+// across appids. Hex, so it can never spell anything a client mistakes for HTML.
+func (s *Service) OpenID(appID, payerID string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(appID + "|" + payerID))
+	return "o" + hex.EncodeToString(m.Sum(nil))[:27]
+}
+
+// MintedCode is what a terminal returns when it recognises a payer.
+type MintedCode struct {
+	FaceCode  string `json:"face_code"`
+	OpenID    string `json:"openid"`
+	SubOpenID string `json:"sub_openid,omitempty"`
+	ExpiresIn int64  `json:"expires_in"`
+}
+
+// MintFaceCode is what getWxpayfaceCode does once it has recognised payerID on the
+// terminal holding authinfo: a single-use face_code bound to that payer and authinfo.
+func (s *Service) MintFaceCode(ctx context.Context, authinfo, payerID string) (MintedCode, error) {
+	now := s.clock.Now()
+	a, err := device.OpenAuthInfo(s.sealer, authinfo, now)
+	if errors.Is(err, device.ErrAuthInfoExpired) {
+		return MintedCode{}, errcode.Wrap(errcode.Invalid, err, "authinfo has expired; get a new one")
+	} else if err != nil {
+		return MintedCode{}, errcode.Wrap(errcode.Invalid, err, "authinfo is not valid")
+	}
+	code := "FC" + strings.ToUpper(randomHex(15))
+	err = s.store.InPayTx(ctx, func(tx Tx) error {
+		if _, ok, err := tx.Payer(ctx, payerID); err != nil {
+			return err
+		} else if !ok {
+			return errcode.E(errcode.NotFound, "payer %s does not exist", payerID)
+		}
+		return tx.InsertCredential(ctx, Credential{Hash: hashCode(code), Kind: FaceCode, PayerID: payerID, MchID: a.Owner(),
+			AppID: a.AppID, DeviceID: a.DeviceID, AuthInfoHash: device.Hash(authinfo), ExpiresAt: now.Add(FaceCodeTTL), CreatedAt: now})
+	})
+	if err != nil {
+		return MintedCode{}, err
+	}
+	m := MintedCode{FaceCode: code, OpenID: s.OpenID(a.AppID, payerID), ExpiresIn: int64(FaceCodeTTL / time.Second)}
+	if a.SubAppID != "" {
+		m.SubOpenID = s.OpenID(a.SubAppID, payerID)
+	}
+	return m, nil
+}
+
+// MintPayCode issues an 18-digit payment code for payerID, as a wallet app shows one.
+func (s *Service) MintPayCode(ctx context.Context, payerID string) (string, error) {
+	now := s.clock.Now()
+	code := "13" + digits(16)
+	err := s.store.InPayTx(ctx, func(tx Tx) error {
+		if _, ok, err := tx.Payer(ctx, payerID); err != nil {
+			return err
+		} else if !ok {
+			return errcode.E(errcode.NotFound, "payer %s does not exist", payerID)
+		}
+		return tx.InsertCredential(ctx, Credential{Hash: hashCode(code), Kind: PayCode, PayerID: payerID, ExpiresAt: now.Add(PayCodeTTL), CreatedAt: now})
+	})
+	return code, err
+}
+
+func hashCode(code string) string {
+	h := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(h[:])
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func digits(n int) string {
+	var b strings.Builder
+	for range n {
+		v, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprint(&b, v.Int64())
+	}
+	return b.String()
+}

@@ -1,0 +1,187 @@
+package pay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/ledger"
+)
+
+// RefundRequest is the business content of refund.
+type RefundRequest struct {
+	OrderRef
+	OutRefundNo   string
+	TotalFee      string
+	RefundFee     string
+	RefundDesc    string
+	RefundAccount string
+}
+
+var outRefundNoRE = regexp.MustCompile(`^[A-Za-z0-9_\-*@|]{1,64}$`)
+
+func (r RefundRequest) digest() string {
+	h := sha256.New()
+	for _, f := range []string{r.TransactionID, r.OutTradeNo, r.TotalFee, r.RefundFee} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Refund returns money from a paid order to its payer. The same out_refund_no again
+// returns the first refund; partial refunds add up to at most the paid amount.
+func (s *Service) Refund(ctx context.Context, r RefundRequest) (Refund, Order, error) {
+	if !outRefundNoRE.MatchString(r.OutRefundNo) {
+		return Refund{}, Order{}, errcode.E(errcode.Invalid, "out_refund_no must be 1 to 64 letters, digits or _-*@|")
+	}
+	total, err1 := strconv.ParseInt(r.TotalFee, 10, 64)
+	fee, err2 := strconv.ParseInt(r.RefundFee, 10, 64)
+	if err1 != nil || err2 != nil || total <= 0 || fee <= 0 {
+		return Refund{}, Order{}, errcode.E(errcode.Invalid, "total_fee and refund_fee must be positive whole numbers of fen")
+	}
+	if utf8.RuneCountInString(r.RefundDesc) > 80 {
+		return Refund{}, Order{}, errcode.E(errcode.Invalid, "refund_desc is limited to 80 characters")
+	}
+	if r.RefundAccount == "" {
+		r.RefundAccount = "REFUND_SOURCE_UNSETTLED_FUNDS"
+	} else if r.RefundAccount != "REFUND_SOURCE_UNSETTLED_FUNDS" && r.RefundAccount != "REFUND_SOURCE_RECHARGE_FUNDS" {
+		return Refund{}, Order{}, errcode.E(errcode.Invalid, "refund_account must be REFUND_SOURCE_UNSETTLED_FUNDS or REFUND_SOURCE_RECHARGE_FUNDS")
+	}
+	if err := s.fault(ctx, r.MchID, "refund"); err != nil {
+		return Refund{}, Order{}, err
+	}
+	var (
+		ref Refund
+		o   Order
+	)
+	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+		ref, o, err = s.refund(ctx, tx, r, total, fee)
+		return err
+	})
+	if err == nil {
+		err = outcome
+	}
+	return ref, o, err
+}
+
+func (s *Service) refund(ctx context.Context, tx Tx, r RefundRequest, total, fee int64) (Refund, Order, error) {
+	now, owner, digest := s.clock.Now(), r.owner(), r.digest()
+	if prev, found, err := tx.Refund(ctx, owner, r.OutRefundNo); err != nil {
+		return Refund{}, Order{}, err
+	} else if found {
+		o, _, err := tx.Order(ctx, owner, prev.OutTradeNo)
+		if err != nil {
+			return Refund{}, Order{}, err
+		}
+		if prev.RequestDigest != digest && (prev.RefundFee != fee || prev.TotalFee != total) {
+			return Refund{}, Order{}, fail(errcode.Conflict, ErrRefundMismatch, "out_refund_no was used with another amount")
+		}
+		if prev.RequestDigest != digest {
+			return Refund{}, Order{}, errcode.E(errcode.Conflict, "out_refund_no was used for another order")
+		}
+		return prev, o, nil
+	}
+	o, err := s.find(ctx, tx, r.OrderRef)
+	if err != nil {
+		return Refund{}, Order{}, err
+	}
+	if err := s.settleExpired(ctx, tx, &o, now); err != nil {
+		return Refund{}, Order{}, err
+	}
+	switch {
+	case o.State == StateUserPaying:
+		return Refund{}, Order{}, fail(errcode.Unavailable, ErrOrderNotReady, "the order is still waiting for the payer's password")
+	case o.State != StateSuccess && o.State != StateRefund:
+		return Refund{}, Order{}, errcode.E(errcode.Conflict, "the order is %s; only paid orders can be refunded", o.State)
+	case total != o.TotalFee:
+		return Refund{}, Order{}, errcode.E(errcode.Invalid, "total_fee %d does not match the order's %d", total, o.TotalFee)
+	case now.Sub(o.PaidAt) > RefundWindow:
+		return Refund{}, Order{}, fail(errcode.Conflict, ErrRefundExpired, "the order is older than one year")
+	case o.RefundCount >= MaxRefundsPerOrd:
+		return Refund{}, Order{}, fail(errcode.LimitExceeded, ErrRefundExceeds, "an order takes at most 50 refunds")
+	case fee > o.TotalFee-o.RefundedFee:
+		return Refund{}, Order{}, fail(errcode.Conflict, ErrRefundExceeds, "refund_fee exceeds the refundable "+strconv.FormatInt(o.TotalFee-o.RefundedFee, 10)+" fen")
+	}
+	ref := Refund{RefundID: refundID(now), OwnerMchID: owner, OutRefundNo: r.OutRefundNo, OutTradeNo: o.OutTradeNo,
+		RefundFee: fee, TotalFee: total, Status: "SUCCESS", RefundAccount: r.RefundAccount, RefundDesc: r.RefundDesc,
+		RequestDigest: digest, CreatedAt: now, SuccessAt: now}
+	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: "refund:" + owner + "/" + r.OutRefundNo,
+		Debit: settlementAccount(owner), Credit: walletAccount(o.PayerID), Amount: fee, Code: "refund"})
+	if errcode.Is(err, errcode.InsufficientFunds) {
+		return Refund{}, Order{}, fail(errcode.InsufficientFunds, ErrNotEnough, "the merchant's refundable balance is not enough")
+	}
+	if err != nil {
+		return Refund{}, Order{}, err
+	}
+	if err := tx.InsertRefund(ctx, ref); err != nil {
+		return Refund{}, Order{}, err
+	}
+	o.RefundedFee += fee
+	o.RefundCount++
+	o.State, o.StateDesc, o.UpdatedAt = StateRefund, "转入退款", now
+	return ref, o, tx.UpdateOrder(ctx, o)
+}
+
+// RefundQueryRequest names refunds: by refund_id, out_refund_no, transaction_id or
+// out_trade_no, in that order of precedence.
+type RefundQueryRequest struct {
+	OrderRef
+	RefundID, OutRefundNo string
+}
+
+// RefundQuery returns the order and the refunds asked for (one, or all of the order).
+func (s *Service) RefundQuery(ctx context.Context, r RefundQueryRequest) (Order, []Refund, error) {
+	if err := s.fault(ctx, r.MchID, "refundquery"); err != nil {
+		return Order{}, nil, err
+	}
+	var (
+		o    Order
+		refs []Refund
+	)
+	outcome, err := s.decide(ctx, func(tx Tx) error {
+		owner := r.owner()
+		notFound := fail(errcode.NotFound, ErrNoSuchRefund, "refund does not exist")
+		var one Refund
+		var found bool
+		var err error
+		switch {
+		case r.RefundID != "":
+			one, found, err = tx.RefundByID(ctx, owner, r.RefundID)
+		case r.OutRefundNo != "":
+			one, found, err = tx.Refund(ctx, owner, r.OutRefundNo)
+		default:
+			if o, err = s.find(ctx, tx, r.OrderRef); err != nil {
+				return notFound
+			}
+			if refs, err = tx.RefundsOfOrder(ctx, owner, o.OutTradeNo); err != nil {
+				return err
+			}
+			if len(refs) == 0 {
+				return notFound
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !found {
+			return notFound
+		}
+		refs = []Refund{one}
+		o, _, err = tx.Order(ctx, owner, one.OutTradeNo)
+		return err
+	})
+	if err == nil {
+		err = outcome
+	}
+	return o, refs, err
+}
+
+// refundID is 29 digits: 5030, the Beijing date, 17 random digits.
+func refundID(now time.Time) string { return "5030" + now.In(beijing).Format("20060102") + digits(17) }

@@ -1,0 +1,342 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/pay"
+)
+
+var (
+	_ pay.Tx    = (*Tx)(nil)
+	_ pay.Store = (*DB)(nil)
+)
+
+// InPayTx implements pay.Store.
+func (db *DB) InPayTx(ctx context.Context, fn func(pay.Tx) error) error {
+	return db.InTx(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+const orderCols = `owner_mch_id, out_trade_no, transaction_id, mch_id, sub_mch_id, appid, sub_appid, api, trade_type,
+	payer_id, openid, sub_openid, total_fee, fee_type, body, attach, device_info, credential_hash, request_digest,
+	state, state_desc, refunded_fee, refund_count, created_at, paid_at, decide_by, updated_at`
+
+func scanOrder(s scanner) (pay.Order, error) {
+	var (
+		o                pay.Order
+		created, updated int64
+		paid, decide     sql.NullInt64
+	)
+	err := s.Scan(&o.OwnerMchID, &o.OutTradeNo, &o.TransactionID, &o.MchID, &o.SubMchID, &o.AppID, &o.SubAppID, &o.API, &o.TradeType,
+		&o.PayerID, &o.OpenID, &o.SubOpenID, &o.TotalFee, &o.FeeType, &o.Body, &o.Attach, &o.DeviceInfo, &o.CredentialHash,
+		&o.RequestDigest, &o.State, &o.StateDesc, &o.RefundedFee, &o.RefundCount, &created, &paid, &decide, &updated)
+	o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if paid.Valid {
+		o.PaidAt = fromMicros(paid.Int64)
+	}
+	if decide.Valid {
+		o.DecideBy = fromMicros(decide.Int64)
+	}
+	return o, err
+}
+
+func optMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
+}
+
+func (t *Tx) oneOrder(ctx context.Context, where string, args ...any) (pay.Order, bool, error) {
+	o, err := scanOrder(t.QueryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE `+where+t.db.d.forUpdate(), args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, false, nil
+	}
+	return o, err == nil, err
+}
+
+// Order implements pay.Tx.
+func (t *Tx) Order(ctx context.Context, owner, outTradeNo string) (pay.Order, bool, error) {
+	return t.oneOrder(ctx, `owner_mch_id = ? AND out_trade_no = ?`, owner, outTradeNo)
+}
+
+// OrderByTransactionID implements pay.Tx.
+func (t *Tx) OrderByTransactionID(ctx context.Context, owner, transactionID string) (pay.Order, bool, error) {
+	return t.oneOrder(ctx, `owner_mch_id = ? AND transaction_id = ?`, owner, transactionID)
+}
+
+// InsertOrder implements pay.Tx.
+func (t *Tx) InsertOrder(ctx context.Context, o pay.Order) error {
+	_, err := t.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.OwnerMchID, o.OutTradeNo, o.TransactionID, o.MchID, o.SubMchID, o.AppID, o.SubAppID, o.API, o.TradeType,
+		o.PayerID, o.OpenID, o.SubOpenID, o.TotalFee, o.FeeType, o.Body, o.Attach, o.DeviceInfo, o.CredentialHash, o.RequestDigest,
+		o.State, o.StateDesc, o.RefundedFee, o.RefundCount, micros(o.CreatedAt), optMicros(o.PaidAt), optMicros(o.DecideBy), micros(o.UpdatedAt))
+	if t.db.d.isUnique(err) {
+		return pay.ErrDuplicate
+	}
+	return err
+}
+
+// UpdateOrder implements pay.Tx: the mutable part of an order.
+func (t *Tx) UpdateOrder(ctx context.Context, o pay.Order) error {
+	_, err := t.Exec(ctx, `UPDATE orders SET state = ?, state_desc = ?, refunded_fee = ?, refund_count = ?, paid_at = ?, decide_by = ?, updated_at = ?
+		WHERE owner_mch_id = ? AND out_trade_no = ?`,
+		o.State, o.StateDesc, o.RefundedFee, o.RefundCount, optMicros(o.PaidAt), optMicros(o.DecideBy), micros(o.UpdatedAt), o.OwnerMchID, o.OutTradeNo)
+	return err
+}
+
+// Credential implements pay.Tx.
+func (t *Tx) Credential(ctx context.Context, hash string) (pay.Credential, bool, error) {
+	var (
+		c                 pay.Credential
+		mch, app, dev, ai sql.NullString
+		used              sql.NullString
+		exp, created      int64
+	)
+	err := t.QueryRow(ctx, `SELECT code_hash, kind, payer_id, mch_id, appid, device_id, authinfo_hash, expires_at, used_by, created_at
+		FROM pay_credentials WHERE code_hash = ?`+t.db.d.forUpdate(), hash).
+		Scan(&c.Hash, &c.Kind, &c.PayerID, &mch, &app, &dev, &ai, &exp, &used, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	c.MchID, c.AppID, c.DeviceID, c.AuthInfoHash, c.UsedBy = mch.String, app.String, dev.String, ai.String, used.String
+	c.ExpiresAt, c.CreatedAt = fromMicros(exp), fromMicros(created)
+	return c, err == nil, err
+}
+
+// InsertCredential implements pay.Tx.
+func (t *Tx) InsertCredential(ctx context.Context, c pay.Credential) error {
+	_, err := t.Exec(ctx, `INSERT INTO pay_credentials (code_hash, kind, payer_id, mch_id, appid, device_id, authinfo_hash, expires_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Hash, c.Kind, c.PayerID, nullString(c.MchID), nullString(c.AppID), nullString(c.DeviceID), nullString(c.AuthInfoHash),
+		micros(c.ExpiresAt), micros(c.CreatedAt))
+	return err
+}
+
+// UseCredential implements pay.Tx.
+func (t *Tx) UseCredential(ctx context.Context, hash, usedBy string) error {
+	_, err := t.Exec(ctx, `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ?`, usedBy, hash)
+	return err
+}
+
+// Payer implements pay.Tx; the phone is sealed at rest.
+func (t *Tx) Payer(ctx context.Context, payerID string) (pay.Payer, bool, error) {
+	var (
+		p       pay.Payer
+		sealed  []byte
+		tail    sql.NullString
+		created int64
+	)
+	err := t.QueryRow(ctx, `SELECT payer_id, phone_sealed, phone_tail, created_at FROM payers WHERE payer_id = ?`, payerID).
+		Scan(&p.PayerID, &sealed, &tail, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, err
+	}
+	if len(sealed) > 0 {
+		phone, err := t.db.sealer.Open(purpose("payer", p.PayerID, "phone"), sealed)
+		if err != nil {
+			return p, false, err
+		}
+		p.Phone = string(phone)
+	}
+	p.PhoneTail, p.CreatedAt = tail.String, fromMicros(created)
+	return p, true, nil
+}
+
+// InsertPayer implements pay.Tx.
+func (t *Tx) InsertPayer(ctx context.Context, p pay.Payer) error {
+	var sealed any
+	if p.Phone != "" {
+		sealed = t.db.sealer.Seal(purpose("payer", p.PayerID, "phone"), []byte(p.Phone))
+	}
+	_, err := t.Exec(ctx, `INSERT INTO payers (payer_id, phone_sealed, phone_tail, created_at) VALUES (?, ?, ?, ?)`,
+		p.PayerID, sealed, nullString(p.PhoneTail), micros(p.CreatedAt))
+	if t.db.d.isUnique(err) {
+		return pay.ErrDuplicate
+	}
+	return err
+}
+
+const refundCols = `refund_id, owner_mch_id, out_refund_no, out_trade_no, refund_fee, total_fee, status, refund_account, refund_desc, request_digest, created_at, success_at`
+
+func scanRefund(s scanner) (pay.Refund, error) {
+	var (
+		r       pay.Refund
+		created int64
+		success sql.NullInt64
+	)
+	err := s.Scan(&r.RefundID, &r.OwnerMchID, &r.OutRefundNo, &r.OutTradeNo, &r.RefundFee, &r.TotalFee, &r.Status, &r.RefundAccount,
+		&r.RefundDesc, &r.RequestDigest, &created, &success)
+	r.CreatedAt = fromMicros(created)
+	if success.Valid {
+		r.SuccessAt = fromMicros(success.Int64)
+	}
+	return r, err
+}
+
+func (t *Tx) oneRefund(ctx context.Context, where string, args ...any) (pay.Refund, bool, error) {
+	r, err := scanRefund(t.QueryRow(ctx, `SELECT `+refundCols+` FROM refunds WHERE `+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// Refund implements pay.Tx.
+func (t *Tx) Refund(ctx context.Context, owner, outRefundNo string) (pay.Refund, bool, error) {
+	return t.oneRefund(ctx, `owner_mch_id = ? AND out_refund_no = ?`, owner, outRefundNo)
+}
+
+// RefundByID implements pay.Tx.
+func (t *Tx) RefundByID(ctx context.Context, owner, refundID string) (pay.Refund, bool, error) {
+	return t.oneRefund(ctx, `owner_mch_id = ? AND refund_id = ?`, owner, refundID)
+}
+
+// RefundsOfOrder implements pay.Tx.
+func (t *Tx) RefundsOfOrder(ctx context.Context, owner, outTradeNo string) ([]pay.Refund, error) {
+	rows, err := t.Query(ctx, `SELECT `+refundCols+` FROM refunds WHERE owner_mch_id = ? AND out_trade_no = ? ORDER BY created_at, refund_id`, owner, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	return collectRefunds(rows)
+}
+
+func collectRefunds(rows *sql.Rows) ([]pay.Refund, error) {
+	defer rows.Close()
+	var out []pay.Refund
+	for rows.Next() {
+		r, err := scanRefund(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// InsertRefund implements pay.Tx.
+func (t *Tx) InsertRefund(ctx context.Context, r pay.Refund) error {
+	_, err := t.Exec(ctx, `INSERT INTO refunds (`+refundCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.RefundID, r.OwnerMchID, r.OutRefundNo, r.OutTradeNo, r.RefundFee, r.TotalFee, r.Status, r.RefundAccount, r.RefundDesc,
+		r.RequestDigest, micros(r.CreatedAt), optMicros(r.SuccessAt))
+	if t.db.d.isUnique(err) {
+		return pay.ErrDuplicate
+	}
+	return err
+}
+
+// UpsertStore implements pay.Tx.
+func (t *Tx) UpsertStore(ctx context.Context, mchID, storeID, storeName string, at time.Time) error {
+	_, err := t.Exec(ctx, `INSERT INTO stores (mch_id, store_id, store_name, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (mch_id, store_id) DO UPDATE SET store_name = excluded.store_name`, mchID, storeID, storeName, micros(at))
+	return err
+}
+
+// Device implements pay.Tx.
+func (t *Tx) Device(ctx context.Context, mchID, deviceID string) (pay.Device, bool, error) {
+	var (
+		d             pay.Device
+		created, seen int64
+	)
+	err := t.QueryRow(ctx, `SELECT mch_id, device_id, sdk_device_id, device_key, store_id, created_at, last_seen_at FROM devices
+		WHERE mch_id = ? AND device_id = ?`+t.db.d.forUpdate(), mchID, deviceID).
+		Scan(&d.MchID, &d.DeviceID, &d.SDKDeviceID, &d.DeviceKey, &d.StoreID, &created, &seen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, false, nil
+	}
+	d.CreatedAt, d.LastSeenAt = fromMicros(created), fromMicros(seen)
+	return d, err == nil, err
+}
+
+// PutDevice implements pay.Tx.
+func (t *Tx) PutDevice(ctx context.Context, d pay.Device) error {
+	_, err := t.Exec(ctx, `INSERT INTO devices (mch_id, device_id, sdk_device_id, device_key, store_id, created_at, last_seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (mch_id, device_id) DO UPDATE SET device_key = excluded.device_key, store_id = excluded.store_id, last_seen_at = excluded.last_seen_at`,
+		d.MchID, d.DeviceID, d.SDKDeviceID, d.DeviceKey, d.StoreID, micros(d.CreatedAt), micros(d.LastSeenAt))
+	return err
+}
+
+// TakeFault implements pay.Tx: the oldest live rule for (mch, api), decremented.
+func (t *Tx) TakeFault(ctx context.Context, mchID, api string) (pay.Fault, bool, error) {
+	var (
+		f              pay.Fault
+		delay, created int64
+	)
+	err := t.QueryRow(ctx, `SELECT id, mch_id, api, err_code, delay_ms, remaining, created_at FROM fault_rules
+		WHERE mch_id = ? AND api = ? AND remaining > 0 ORDER BY created_at, id LIMIT 1`+t.db.d.forUpdate(), mchID, api).
+		Scan(&f.ID, &f.MchID, &f.API, &f.ErrCode, &delay, &f.Remaining, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, false, nil
+	}
+	if err != nil {
+		return f, false, err
+	}
+	f.Delay, f.CreatedAt = time.Duration(delay)*time.Millisecond, fromMicros(created)
+	_, err = t.Exec(ctx, `UPDATE fault_rules SET remaining = remaining - 1 WHERE id = ?`, f.ID)
+	return f, err == nil, err
+}
+
+// InsertFault implements pay.Tx.
+func (t *Tx) InsertFault(ctx context.Context, f pay.Fault) error {
+	_, err := t.Exec(ctx, `INSERT INTO fault_rules (id, mch_id, api, err_code, delay_ms, remaining, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.MchID, f.API, f.ErrCode, f.Delay.Milliseconds(), f.Remaining, micros(f.CreatedAt))
+	return err
+}
+
+// PasswordThreshold implements pay.Tx.
+func (t *Tx) PasswordThreshold(ctx context.Context, mchID string) (int64, error) {
+	var v int64
+	err := t.QueryRow(ctx, `SELECT password_threshold FROM merchants WHERE mch_id = ?`, mchID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+	}
+	return v, err
+}
+
+// SetPasswordThreshold implements pay.Tx.
+func (t *Tx) SetPasswordThreshold(ctx context.Context, mchID string, fen int64) error {
+	res, err := t.Exec(ctx, `UPDATE merchants SET password_threshold = ? WHERE mch_id = ?`, fen, mchID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+	}
+	return nil
+}
+
+// OrdersPaidBetween implements pay.Store: an owner's orders paid in [from, to).
+func (db *DB) OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]pay.Order, error) {
+	rows, err := db.query(ctx, `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND paid_at >= ? AND paid_at < ? ORDER BY paid_at, out_trade_no`,
+		owner, micros(from), micros(to))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pay.Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// RefundsCreatedBetween implements pay.Store.
+func (db *DB) RefundsCreatedBetween(ctx context.Context, owner string, from, to time.Time) ([]pay.Refund, error) {
+	rows, err := db.query(ctx, `SELECT `+refundCols+` FROM refunds WHERE owner_mch_id = ? AND created_at >= ? AND created_at < ? ORDER BY created_at, refund_id`,
+		owner, micros(from), micros(to))
+	if err != nil {
+		return nil, err
+	}
+	return collectRefunds(rows)
+}
