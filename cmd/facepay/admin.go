@@ -23,6 +23,7 @@ func newAdmin() *cobra.Command {
 so they work before, after and while 'facepay serve' runs on the same store.`,
 	}
 	cmd.AddCommand(newAdminMerchant(), newAdminAppID(), newAdminCA(), newAdminLedger())
+	cmd.AddCommand(emulatorCommands()...)
 	return cmd
 }
 
@@ -44,7 +45,7 @@ func printJSON(w io.Writer, v any) error {
 
 func newAdminMerchant() *cobra.Command {
 	cmd := &cobra.Command{Use: "merchant", Short: "Create and inspect merchants"}
-	cmd.AddCommand(newMerchantCreate(), newMerchantList(), newMerchantMode())
+	cmd.AddCommand(newMerchantCreate(), newMerchantList(), newMerchantMode(), newThresholdCmd())
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/platform"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
@@ -44,13 +45,16 @@ func (s *syncBuffer) String() string {
 }
 
 // setup starts a platform on a fresh store of the named backend, on 127.0.0.1:0.
-func setup(t *testing.T, backend string) *bundle {
+func setup(t *testing.T, backend string) *bundle { return setupClock(t, backend, nil) }
+
+// setupClock is setup with the platform's business clock (nil: the wall clock).
+func setupClock(t *testing.T, backend string, c clock.Clock) *bundle {
 	t.Helper()
 	b := storagetest.Open(t, backend)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, b.DB, platform.Config{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log})
+	p, err := platform.New(ctx, b.DB, platform.Config{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log, Clock: c})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openfacepay/openfacepay/internal/clock"
+	"github.com/openfacepay/openfacepay/internal/device"
+	"github.com/openfacepay/openfacepay/internal/pay"
+	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
+)
+
+// withPay opens the store and the payment service for one admin command.
+func withPay(ctx context.Context, f *storeFlags, fn func(svc *pay.Service) error) error {
+	return withStore(ctx, f, func(db *sqlstore.DB) error {
+		svc, err := platform.NewPay(ctx, db, clock.Real{})
+		if err != nil {
+			return err
+		}
+		return fn(svc)
+	})
+}
+
+// emulatorCommands are the stand-ins for payers, their phones and terminals, until a
+// real kiosk exists: they work on the same store while serve runs.
+func emulatorCommands() []*cobra.Command {
+	return []*cobra.Command{newPayerCmd(), newRawdataCmd(), newFaceCodeCmd(), newPayCodeCmd(), newFaultCmd(), newOrderCmd()}
+}
+
+func newPayerCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "payer", Short: "Create payers (people with a wallet) and look at their balance"}
+	var (
+		store   storeFlags
+		balance int64
+		phone   string
+		asJSON  bool
+	)
+	create := &cobra.Command{
+		Use:     "create",
+		Short:   "Create a payer whose wallet holds --balance fen",
+		Example: "  facepay admin payer create --data ./data --balance 10000 --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withPay(cmd.Context(), &store, func(svc *pay.Service) error {
+				v, err := svc.CreatePayer(cmd.Context(), balance, phone)
+				if err != nil {
+					return err
+				}
+				return show(cmd, asJSON, v, fmt.Sprintf("payer %s, balance %d fen", v.PayerID, v.Balance))
+			})
+		},
+	}
+	store.register(create.Flags())
+	create.Flags().Int64Var(&balance, "balance", 0, "starting wallet balance in fen")
+	create.Flags().StringVar(&phone, "phone", "", "11-digit mobile number (sealed at rest; its last 4 digits resolve look-alikes)")
+	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	var (
+		showStore storeFlags
+		payerID   string
+		showJSON  bool
+	)
+	showCmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show a payer's balance in fen",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withPay(cmd.Context(), &showStore, func(svc *pay.Service) error {
+				v, err := svc.Payer(cmd.Context(), payerID)
+				if err != nil {
+					return err
+				}
+				return show(cmd, showJSON, v, fmt.Sprintf("payer %s, balance %d fen, held %d fen", v.PayerID, v.Balance, v.Held))
+			})
+		},
+	}
+	showStore.register(showCmd.Flags())
+	showCmd.Flags().StringVar(&payerID, "payer", "", "payer id")
+	showCmd.Flags().BoolVar(&showJSON, "json", false, "print JSON")
+	_ = showCmd.MarkFlagRequired("payer")
+	cmd.AddCommand(create, showCmd)
+	return cmd
+}
+
+func newRawdataCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rawdata",
+		Short: "Print rawdata as a new terminal's face SDK produces it (getWxpayfaceRawdata)",
+		Long: `Create a terminal identity (a P-256 key pair) and print its signed rawdata, which a
+merchant server exchanges for authinfo at /face/get_wxpayface_authinfo. The terminal's
+private key is not kept: each call is a new terminal.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := device.NewIdentity()
+			if err != nil {
+				return err
+			}
+			raw, err := device.MakeRawdata(id, time.Now())
+			if err != nil {
+				return err
+			}
+			return show(cmd, asJSON, map[string]string{"device_id": id.ID, "rawdata": raw}, raw)
+		},
+	}
+	var ignored storeFlags
+	ignored.register(cmd.Flags()) // accepted for symmetry with the other emulator commands
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newFaceCodeCmd() *cobra.Command {
+	var (
+		store             storeFlags
+		authinfo, payerID string
+		asJSON            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "face-code",
+		Short: "Mint the face_code a terminal returns when it recognises --payer (getWxpayfaceCode)",
+		Long: fmt.Sprintf(`Mint a single-use face_code bound to the payer and to the authinfo (so to its merchant,
+appid and terminal), valid for %s. Expired or foreign authinfo is refused.`, pay.FaceCodeTTL),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withPay(cmd.Context(), &store, func(svc *pay.Service) error {
+				m, err := svc.MintFaceCode(cmd.Context(), authinfo, payerID)
+				if err != nil {
+					return err
+				}
+				return show(cmd, asJSON, m, m.FaceCode)
+			})
+		},
+	}
+	store.register(cmd.Flags())
+	cmd.Flags().StringVar(&authinfo, "authinfo", "", "authinfo from get_wxpayface_authinfo")
+	cmd.Flags().StringVar(&payerID, "payer", "", "the recognised payer")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	_ = cmd.MarkFlagRequired("authinfo")
+	_ = cmd.MarkFlagRequired("payer")
+	return cmd
+}
+
+func newPayCodeCmd() *cobra.Command {
+	var (
+		store   storeFlags
+		payerID string
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "pay-code",
+		Short: fmt.Sprintf("Mint an 18-digit payment code for --payer (micropay auth_code), valid for %s", pay.PayCodeTTL),
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withPay(cmd.Context(), &store, func(svc *pay.Service) error {
+				code, err := svc.MintPayCode(cmd.Context(), payerID)
+				if err != nil {
+					return err
+				}
+				return show(cmd, asJSON, map[string]any{"pay_code": code, "expires_in": int64(pay.PayCodeTTL / time.Second)}, code)
+			})
+		},
+	}
+	store.register(cmd.Flags())
+	cmd.Flags().StringVar(&payerID, "payer", "", "payer id")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	_ = cmd.MarkFlagRequired("payer")
+	return cmd
+}
+
+func newFaultCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "fault", Short: "Make a merchant's next calls fail or slow down, to test retry logic"}
+	var (
+		store          storeFlags
+		mch, api, code string
+		delay          time.Duration
+		times          int64
+		asJSON         bool
+	)
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Add a fault rule: the next --times calls of --api by --mch answer --error (after --delay)",
+		Example: `  facepay admin fault add --mch 1900000001 --api facepay --error SYSTEMERROR --times 1
+  facepay admin fault add --mch 1900000001 --api orderquery --delay 3s --times 2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withPay(cmd.Context(), &store, func(svc *pay.Service) error {
+				f, err := svc.AddFault(cmd.Context(), mch, api, code, delay, times)
+				if err != nil {
+					return err
+				}
+				view := map[string]any{"id": f.ID, "mch_id": f.MchID, "api": f.API, "error": f.ErrCode, "delay_ms": f.Delay.Milliseconds(), "times": f.Remaining}
+				return show(cmd, asJSON, view, fmt.Sprintf("fault %s: next %d %s calls of %s", f.ID, f.Remaining, f.API, f.MchID))
+			})
+		},
+	}
+	store.register(add.Flags())
+	add.Flags().StringVar(&mch, "mch", "", "the merchant (mch_id that signs the calls)")
+	add.Flags().StringVar(&api, "api", "", fmt.Sprintf("one of %v", pay.FaultAPIs))
+	add.Flags().StringVar(&code, "error", "", "err_code to answer, e.g. SYSTEMERROR, BANKERROR")
+	add.Flags().DurationVar(&delay, "delay", 0, "wait this long before answering")
+	add.Flags().Int64Var(&times, "times", 1, "how many calls the rule applies to")
+	add.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	_ = add.MarkFlagRequired("mch")
+	_ = add.MarkFlagRequired("api")
+	cmd.AddCommand(add)
+	return cmd
+}
+
+func newOrderCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "order", Short: "Act as the payer on an order waiting for the password (USERPAYING)"}
+	var (
+		store         storeFlags
+		mch, outTrade string
+		refuse        bool
+		asJSON        bool
+	)
+	confirm := &cobra.Command{
+		Use:   "confirm",
+		Short: "The payer enters the password (or refuses with --refuse) on a USERPAYING order",
+		Long: fmt.Sprintf(`End a payer's password wait: the order is paid, or with --refuse it fails (PAYERROR).
+Without either, the wait times out after %s on the merchant's clock and the order fails.
+Orders wait for a password when their amount exceeds the merchant's threshold
+(facepay admin merchant set-password-threshold).`, pay.PasswordTimeout),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withPay(cmd.Context(), &store, func(svc *pay.Service) error {
+				o, err := svc.ConfirmPassword(cmd.Context(), pay.OrderRef{MchID: mch, OutTradeNo: outTrade}, !refuse)
+				if err != nil {
+					return err
+				}
+				return show(cmd, asJSON, map[string]string{"out_trade_no": o.OutTradeNo, "trade_state": o.State},
+					fmt.Sprintf("order %s is %s", o.OutTradeNo, o.State))
+			})
+		},
+	}
+	store.register(confirm.Flags())
+	confirm.Flags().StringVar(&mch, "mch", "", "the merchant whose order it is (the sub-merchant in SP mode)")
+	confirm.Flags().StringVar(&outTrade, "out-trade-no", "", "the order")
+	confirm.Flags().BoolVar(&refuse, "refuse", false, "the payer refuses: the order fails")
+	confirm.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	_ = confirm.MarkFlagRequired("mch")
+	_ = confirm.MarkFlagRequired("out-trade-no")
+	cmd.AddCommand(confirm)
+	return cmd
+}
+
+func newThresholdCmd() *cobra.Command {
+	var (
+		store storeFlags
+		mch   string
+		fen   int64
+	)
+	cmd := &cobra.Command{
+		Use:   "set-password-threshold",
+		Short: "Payments above --fen wait for the payer's password (USERPAYING); 0 turns it off",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withPay(cmd.Context(), &store, func(svc *pay.Service) error {
+				if err := svc.SetPasswordThreshold(cmd.Context(), mch, fen); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "payments of %s above %d fen now wait for the payer's password\n", mch, fen)
+				return nil
+			})
+		},
+	}
+	store.register(cmd.Flags())
+	cmd.Flags().StringVar(&mch, "mch", "", "the merchant (the sub-merchant in SP mode)")
+	cmd.Flags().Int64Var(&fen, "fen", 0, "threshold in fen")
+	_ = cmd.MarkFlagRequired("mch")
+	return cmd
+}
+
+// show prints v as JSON, or the human line.
+func show(cmd *cobra.Command, asJSON bool, v any, human string) error {
+	if asJSON {
+		return printJSON(cmd.OutOrStdout(), v)
+	}
+	_, err := fmt.Fprintln(cmd.OutOrStdout(), human)
+	return err
+}
