@@ -98,6 +98,7 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
+	s.opened.Store(r.owner(), true) // committed: the settlement account exists
 	if outcome != nil {
 		return o, outcome
 	}
@@ -142,8 +143,10 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64)
 	if err != nil {
 		return Order{}, err
 	}
-	if _, err := ledger.Open(ctx, tx, now, settlementAccount(owner), ledger.Settlement, false); err != nil {
-		return Order{}, err
+	if _, known := s.opened.Load(owner); !known {
+		if _, err := ledger.Open(ctx, tx, now, settlementAccount(owner), ledger.Settlement, false); err != nil {
+			return Order{}, err
+		}
 	}
 	needPassword := threshold > 0 && fee > threshold
 	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: "pay:" + key, Debit: walletAccount(cred.PayerID),
@@ -284,6 +287,9 @@ var beijing = time.FixedZone("CST", 8*3600)
 
 // fault consumes the next emulator fault rule for (mch, api), if any.
 func (s *Service) fault(ctx context.Context, mchID, api string) error {
+	if live, err := s.store.HasFault(ctx, mchID, api); err != nil || !live {
+		return err
+	}
 	var f Fault
 	var found bool
 	err := s.store.InPayTx(ctx, func(tx Tx) (err error) {

@@ -8,6 +8,7 @@ package pay
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
@@ -164,15 +165,18 @@ type Tx interface {
 	SetPasswordThreshold(ctx context.Context, mchID string, fen int64) error
 }
 
-// Store opens transactions and answers the bill's range reads.
+// Store opens transactions and answers the reads that need none.
 type Store interface {
 	InPayTx(ctx context.Context, fn func(Tx) error) error
+	// HasFault tells, without a write transaction, whether a fault rule is live.
+	HasFault(ctx context.Context, mchID, api string) (bool, error)
 	OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]Order, error)
 	RefundsCreatedBetween(ctx context.Context, owner string, from, to time.Time) ([]Refund, error)
 }
 
 // Service runs the payment domain.
 type Service struct {
+	opened sync.Map // owners whose settlement account is known to exist
 	store  Store
 	sealer device.Sealer
 	clock  clock.Clock

@@ -34,6 +34,9 @@ type DB struct {
 	sealer *seal.Sealer
 	log    *slog.Logger
 	clock  clock.Clock
+	batch  *committer // SQLite: group commit; nil on PostgreSQL
+	// SQLite re-parses every statement it is not given prepared; pgx caches its own.
+	writeStmts, readStmts *stmtCache
 }
 
 // dialect is what differs between the backends.
@@ -95,6 +98,11 @@ func (db *DB) Backend() string { return db.d.name() }
 
 // Close closes the connections.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.stop()
+	}
+	db.writeStmts.close()
+	db.readStmts.close()
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -136,25 +144,39 @@ type Tx struct {
 
 // Exec runs a statement written with ? placeholders.
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.db.writeStmts.get(ctx, t.db.write, q); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
 	return t.tx.ExecContext(ctx, t.db.d.rebind(q), args...)
 }
 
 // QueryRow runs a query written with ? placeholders.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.db.writeStmts.get(ctx, t.db.write, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, t.db.d.rebind(q), args...)
 }
 
 // Query runs a query written with ? placeholders.
 func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.db.writeStmts.get(ctx, t.db.write, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
 	return t.tx.QueryContext(ctx, t.db.d.rebind(q), args...)
 }
 
 const maxAttempts = 8
 
-// InTx runs fn in a write transaction and commits it. A conflict the database reports
-// as retryable (a PostgreSQL serialization failure or deadlock, SQLite busy after its
-// timeout) runs fn again from the start; fn must therefore only touch the database.
+// InTx runs fn in a write transaction and returns once it is committed. A conflict
+// the database reports as retryable (a PostgreSQL serialization failure or deadlock,
+// SQLite busy after its timeout) runs fn again from the start; fn must therefore only
+// touch the database, and never call InTx itself. On SQLite, fn shares its commit with
+// the transactions queued beside it (see groupcommit.go).
 func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	if db.batch != nil {
+		return db.batch.submit(ctx, fn)
+	}
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		err = db.once(ctx, fn)
@@ -173,15 +195,11 @@ func (db *DB) once(ctx context.Context, fn func(*Tx) error) (err error) {
 	}
 	tx := &Tx{tx: sqlTx, db: db}
 	defer func() {
-		if p := recover(); p != nil {
-			_ = sqlTx.Rollback()
-			panic(p)
-		}
 		if err != nil {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err = fn(tx); err != nil {
+	if err = runJob(&job{fn: fn}, tx); err != nil {
 		return err
 	}
 	if err = sqlTx.Commit(); err != nil {
@@ -192,10 +210,16 @@ func (db *DB) once(ctx context.Context, fn func(*Tx) error) (err error) {
 
 // queryRow reads outside any write transaction.
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := db.readStmts.get(ctx, db.read, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return db.read.QueryRowContext(ctx, db.d.rebind(q), args...)
 }
 
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := db.readStmts.get(ctx, db.read, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return db.read.QueryContext(ctx, db.d.rebind(q), args...)
 }
 

@@ -283,6 +283,13 @@ func (t *Tx) TakeFault(ctx context.Context, mchID, api string) (pay.Fault, bool,
 	return f, err == nil, err
 }
 
+// HasFault implements pay.Store.
+func (db *DB) HasFault(ctx context.Context, mchID, api string) (bool, error) {
+	var n int64
+	err := db.queryRow(ctx, `SELECT COUNT(*) FROM fault_rules WHERE mch_id = ? AND api = ? AND remaining > 0`, mchID, api).Scan(&n)
+	return n > 0, err
+}
+
 // InsertFault implements pay.Tx.
 func (t *Tx) InsertFault(ctx context.Context, f pay.Fault) error {
 	_, err := t.Exec(ctx, `INSERT INTO fault_rules (id, mch_id, api, err_code, delay_ms, remaining, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,

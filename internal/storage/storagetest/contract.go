@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t testing.TB) Backend) {
 		"LedgerTwoPhase":       testLedgerTwoPhase,
 		"LedgerNoOverdraft":    testLedgerNoOverdraft,
 		"LedgerPropertyRandom": testLedgerProperty,
+		"TxIsolation":          testTxIsolation,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

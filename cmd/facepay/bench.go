@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openfacepay/openfacepay/internal/bench"
+)
+
+func newBench() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Measure the platform on this machine"}
+	var (
+		db          string
+		concurrency int
+		duration    time.Duration
+		payers      int
+		cpuProfile  string
+	)
+	payCmd := &cobra.Command{
+		Use:   "pay",
+		Short: "Paid/s of signed facepay over HTTPS keep-alive, against the ceiling of the same server",
+		Long: `Start a platform on loopback (SQLite in a temporary directory, or a throw-away schema on
+--db), create a merchant, payers and face codes, then drive signed requests over HTTPS
+keep-alive with --concurrency connections for --duration each:
+  1. the ceiling: orderquery of an unknown order (a trivial signed request);
+  2. facepay with a fresh face_code per payment.
+Prints requests/s, p50 and p99 of both and the ratio paid/s : ceiling. The client runs
+on the same machine and shares its cores.`,
+		Example: `  facepay bench pay
+  facepay bench pay --db postgres://postgres@127.0.0.1:5432/facepay_test --concurrency 32 --duration 20s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			rep, err := bench.RunPay(cmd.Context(), bench.PayConfig{DBURL: db, Concurrency: concurrency, Duration: duration,
+				Payers: payers, Progress: os.Stderr})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "backend %s, %d connections, %s per phase, GOMAXPROCS %d\n", rep.Backend, rep.Concurrency, duration, runtime.GOMAXPROCS(0))
+			w := tabwriter.NewWriter(out, 0, 2, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(w, "phase\tok\tfailed\tper s\tp50 ms\tp99 ms\t")
+			for _, r := range []bench.Result{rep.Ceiling, rep.Paid} {
+				fmt.Fprintf(w, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t\n", r.Name, r.OK, r.Failed, r.PerSec(),
+					float64(r.P50.Microseconds())/1000, float64(r.P99.Microseconds())/1000)
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "paid/s : ceiling = %.2f\n", rep.Ratio())
+			return nil
+		},
+	}
+	payCmd.Flags().StringVar(&db, "db", "", "PostgreSQL URL (a throw-away schema is created and dropped); default SQLite in a temp dir")
+	payCmd.Flags().IntVar(&concurrency, "concurrency", 16, "keep-alive connections")
+	payCmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
+	payCmd.Flags().IntVar(&payers, "payers", 200, "wallets the payments are spread over")
+	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (server and client, one process) to this file for go tool pprof")
+	cmd.AddCommand(payCmd)
+	return cmd
+}

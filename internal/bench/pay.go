@@ -1,0 +1,325 @@
+// Package bench measures the platform as its clients see it: a real server on
+// loopback, driven over HTTPS keep-alive by signed requests, with the ceiling of the
+// same server on a trivial signed request measured the same way in the same run.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // schema set-up for a PostgreSQL run
+
+	"github.com/openfacepay/openfacepay/internal/device"
+	"github.com/openfacepay/openfacepay/internal/pay"
+	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/tenant"
+	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
+)
+
+// PayConfig sets up `facepay bench pay`.
+type PayConfig struct {
+	DBURL       string        // PostgreSQL; empty: SQLite in a temporary directory
+	Concurrency int           // keep-alive connections, one request in flight on each
+	Duration    time.Duration // of each phase
+	Payers      int           // spread payments over this many wallets
+	Progress    io.Writer     // a progress line while it runs (stderr)
+}
+
+// Result is one measured phase.
+type Result struct {
+	Name     string
+	OK       int
+	Failed   int
+	Elapsed  time.Duration
+	P50, P99 time.Duration
+}
+
+// PerSec is successful requests per second.
+func (r Result) PerSec() float64 { return float64(r.OK) / r.Elapsed.Seconds() }
+
+// PayReport is what the pay benchmark prints.
+type PayReport struct {
+	Backend     string
+	Concurrency int
+	Ceiling     Result // orderquery of an unknown order
+	Paid        Result // facepay with a fresh face_code each
+}
+
+// Ratio is paid/s over the ceiling's requests/s.
+func (r PayReport) Ratio() float64 { return r.Paid.PerSec() / r.Ceiling.PerSec() }
+
+// RunPay starts a platform, prepares payers and face codes, and measures.
+func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 10 * time.Second
+	}
+	if cfg.Payers <= 0 {
+		cfg.Payers = 200
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	dir, err := os.MkdirTemp("", "facepay-bench")
+	if err != nil {
+		return PayReport{}, err
+	}
+	defer os.RemoveAll(dir)
+	dbURL := cfg.DBURL
+	if dbURL != "" {
+		var drop func()
+		if dbURL, drop, err = freshSchema(ctx, dbURL); err != nil {
+			return PayReport{}, err
+		}
+		defer drop()
+	}
+	db, err := platform.OpenStore(ctx, platform.StoreConfig{DataDir: dir, DBURL: dbURL})
+	if err != nil {
+		return PayReport{}, err
+	}
+	defer db.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	p, err := platform.New(runCtx, db, platform.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return PayReport{}, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx, 5*time.Second) }()
+	defer func() { stop(); <-done }()
+
+	fmt.Fprintf(cfg.Progress, "preparing: merchant, %d payers, face codes...\n", cfg.Payers)
+	cr, err := p.Tenants.Create(ctx, tenant.NewMerchant{Name: "bench"})
+	if err != nil {
+		return PayReport{}, err
+	}
+	codes, err := prepareCodes(ctx, p.Pay, cr, cfg)
+	if err != nil {
+		return PayReport{}, err
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: p.CA.Pool()}, MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency,
+	}}
+	base := p.Server.URL()
+	rep := PayReport{Backend: db.Backend(), Concurrency: cfg.Concurrency}
+	rep.Ceiling = drive(ctx, "orderquery (unknown order)", cfg, client, func(n int64) (string, []byte, bool) {
+		m := envelope(cr)
+		m.Set("out_trade_no", "NONE-"+strconv.FormatInt(n, 10))
+		v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
+		return base + "/pay/orderquery", m.Encode(), true
+	}, "ORDERNOTEXIST")
+	var next atomic.Int64
+	rep.Paid = drive(ctx, "facepay", cfg, client, func(n int64) (string, []byte, bool) {
+		i := next.Add(1) - 1
+		if i >= int64(len(codes)) {
+			return "", nil, false
+		}
+		m := envelope(cr)
+		m.Set("body", "bench")
+		m.Set("out_trade_no", "B"+strconv.FormatInt(i, 10))
+		m.SetInt("total_fee", 1)
+		m.Set("fee_type", "CNY")
+		m.Set("spbill_create_ip", "127.0.0.1")
+		m.Set("face_code", codes[i])
+		v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
+		return base + "/pay/facepay", m.Encode(), true
+	}, "")
+	if next.Load() > int64(len(codes)) {
+		fmt.Fprintf(cfg.Progress, "note: all %d prepared face codes were used before the time was up\n", len(codes))
+	}
+	a, err := db.AuditLedger(ctx)
+	if err != nil {
+		return rep, err
+	}
+	if !a.Balanced() {
+		return rep, fmt.Errorf("the ledger does not balance after the run: %+v", a)
+	}
+	return rep, nil
+}
+
+// prepareCodes makes payers and enough face codes for a fast run (minted in bulk, so
+// the minting is not measured).
+func prepareCodes(ctx context.Context, svc *pay.Service, cr tenant.Credentials, cfg PayConfig) ([]string, error) {
+	id, err := device.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := device.MakeRawdata(id, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	ai, err := svc.AuthInfo(ctx, pay.AuthInfoRequest{MchID: cr.MchID, AppID: cr.AppID, StoreID: "BENCH", StoreName: "bench",
+		DeviceID: "BENCH-1", Rawdata: raw, Now: strconv.FormatInt(time.Now().Unix(), 10), Version: "1"})
+	if err != nil {
+		return nil, err
+	}
+	want := int(cfg.Duration.Seconds() * 4000)
+	perPayer := (want + cfg.Payers - 1) / cfg.Payers
+	var codes []string
+	for range cfg.Payers {
+		p, err := svc.CreatePayer(ctx, int64(perPayer)*10, "")
+		if err != nil {
+			return nil, err
+		}
+		minted, err := svc.MintFaceCodes(ctx, ai.AuthInfo, p.PayerID, perPayer)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range minted {
+			codes = append(codes, m.FaceCode)
+		}
+	}
+	// Interleave payers so concurrent payments rarely hit one wallet.
+	out := make([]string, 0, len(codes))
+	for i := range perPayer {
+		for p := range cfg.Payers {
+			out = append(out, codes[p*perPayer+i])
+		}
+	}
+	return out, nil
+}
+
+func envelope(cr tenant.Credentials) *v2wire.Message {
+	m := v2wire.NewMessage()
+	m.Set("appid", cr.AppID)
+	m.Set("mch_id", cr.MchID)
+	m.Set("nonce_str", v2wire.NonceStr())
+	m.Set("sign_type", string(v2wire.SignHMACSHA256))
+	return m
+}
+
+// drive runs cfg.Concurrency workers for cfg.Duration; next builds request n (false:
+// nothing left). A request counts as OK when its answer is result_code=SUCCESS, or
+// carries wantErr as err_code.
+func drive(ctx context.Context, name string, cfg PayConfig, client *http.Client, next func(n int64) (string, []byte, bool), wantErr string) Result {
+	var (
+		ok, failed atomic.Int64
+		seq        atomic.Int64
+		mu         sync.Mutex
+		lat        []time.Duration
+		wg         sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(cfg.Duration)
+	stopProgress := progress(cfg.Progress, name, start, &ok)
+	for range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				u, body, more := next(seq.Add(1))
+				if !more {
+					break
+				}
+				t0 := time.Now()
+				good := post(client, u, body, wantErr)
+				local = append(local, time.Since(t0))
+				if good {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	stopProgress()
+	r := Result{Name: name, OK: int(ok.Load()), Failed: int(failed.Load()), Elapsed: time.Since(start)}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		r.P50, r.P99 = lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
+	}
+	return r
+}
+
+func post(client *http.Client, u string, body []byte, wantErr string) bool {
+	resp, err := client.Post(u, "text/xml", bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return false
+	}
+	m, err := v2wire.Decode(raw)
+	if err != nil || m.Get("return_code") != "SUCCESS" {
+		return false
+	}
+	if wantErr != "" {
+		return m.Get("err_code") == wantErr
+	}
+	return m.Get("result_code") == "SUCCESS"
+}
+
+// progress prints a line each second until stopped.
+func progress(w io.Writer, name string, start time.Time, ok *atomic.Int64) func() {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				fmt.Fprintln(w)
+				return
+			case <-t.C:
+				el := time.Since(start)
+				fmt.Fprintf(w, "\r%-28s %5.1fs  %8d ok  %8.0f/s", name, el.Seconds(), ok.Load(), float64(ok.Load())/el.Seconds())
+			}
+		}
+	}()
+	return func() { close(stop); wg.Wait() }
+}
+
+// freshSchema creates a throw-away schema on the server at base and returns a URL
+// whose search_path points into it, and the function that drops it.
+func freshSchema(ctx context.Context, base string) (string, func(), error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "bench_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("bench: create schema: %w", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		admin.Close()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	}, nil
+}
