@@ -32,6 +32,12 @@ func (s *Service) Identify(ctx context.Context, mchID, appID, subMchID, subAppID
 	if err != nil {
 		return Caller{}, err
 	}
+	return s.IdentifyAs(ctx, m, appID, subMchID, subAppID)
+}
+
+// IdentifyAs is Identify for a caller whose merchant the edge has already loaded
+// (to check its signature).
+func (s *Service) IdentifyAs(ctx context.Context, m Merchant, appID, subMchID, subAppID string) (Caller, error) {
 	if err := s.checkApp(ctx, appID, m.MchID, ErrAppIDNotBound); err != nil {
 		return Caller{}, err
 	}
@@ -47,7 +53,7 @@ func (s *Service) Identify(ctx context.Context, mchID, appID, subMchID, subAppID
 		return Caller{}, err
 	}
 	if err != nil || sub.ParentMchID != m.MchID {
-		return Caller{}, errcode.Wrap(errcode.NotFound, ErrUnknownSubMerchant, "sub_mch_id %s is not a sub-merchant of %s", subMchID, mchID)
+		return Caller{}, errcode.Wrap(errcode.NotFound, ErrUnknownSubMerchant, "sub_mch_id %s is not a sub-merchant of %s", subMchID, m.MchID)
 	}
 	if subAppID != "" {
 		if err := s.checkApp(ctx, subAppID, sub.MchID, ErrSubAppIDNotBound); err != nil {

@@ -153,7 +153,7 @@ func (h *Handler) authenticate(r *http.Request, api API) (*Request, *refusal) {
 			return nil, rf
 		}
 	}
-	caller, err := h.cfg.Tenants.Identify(ctx, mchID, msg.Get("appid"), msg.Get("sub_mch_id"), msg.Get("sub_appid"))
+	caller, err := h.cfg.Tenants.IdentifyAs(ctx, m, msg.Get("appid"), msg.Get("sub_mch_id"), msg.Get("sub_appid"))
 	if err != nil {
 		return nil, identifyRefusal(err)
 	}

@@ -35,8 +35,6 @@ type DB struct {
 	log    *slog.Logger
 	clock  clock.Clock
 	batch  *committer // SQLite: group commit; nil on PostgreSQL
-	// SQLite re-parses every statement it is not given prepared; pgx caches its own.
-	writeStmts, readStmts *stmtCache
 }
 
 // dialect is what differs between the backends.
@@ -101,8 +99,6 @@ func (db *DB) Close() error {
 	if db.batch != nil {
 		db.batch.stop()
 	}
-	db.writeStmts.close()
-	db.readStmts.close()
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -144,25 +140,16 @@ type Tx struct {
 
 // Exec runs a statement written with ? placeholders.
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := t.db.writeStmts.get(ctx, t.db.write, q); st != nil {
-		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	}
 	return t.tx.ExecContext(ctx, t.db.d.rebind(q), args...)
 }
 
 // QueryRow runs a query written with ? placeholders.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := t.db.writeStmts.get(ctx, t.db.write, q); st != nil {
-		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
-	}
 	return t.tx.QueryRowContext(ctx, t.db.d.rebind(q), args...)
 }
 
 // Query runs a query written with ? placeholders.
 func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := t.db.writeStmts.get(ctx, t.db.write, q); st != nil {
-		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-	}
 	return t.tx.QueryContext(ctx, t.db.d.rebind(q), args...)
 }
 
@@ -210,16 +197,10 @@ func (db *DB) once(ctx context.Context, fn func(*Tx) error) (err error) {
 
 // queryRow reads outside any write transaction.
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := db.readStmts.get(ctx, db.read, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
 	return db.read.QueryRowContext(ctx, db.d.rebind(q), args...)
 }
 
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := db.readStmts.get(ctx, db.read, q); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
 	return db.read.QueryContext(ctx, db.d.rebind(q), args...)
 }
 

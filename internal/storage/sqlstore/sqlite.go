@@ -59,11 +59,9 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	// All writes run on one connection, owned by the committer (groupcommit.go); the
-	// second connection only ever prepares statements for the statement cache, which
-	// database/sql then prepares again on the writer once and keeps.
-	write.SetMaxOpenConns(2)
-	write.SetMaxIdleConns(2)
+	// All writes run on this one connection, owned by the committer (groupcommit.go).
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	db := &DB{write: write, d: sqliteDialect{}, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock}
 	if err := withFileLock(path+".lock", func() error { return migrate(ctx, write, goose.DialectSQLite3, "migrations", nil) }); err != nil {
@@ -77,7 +75,6 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	read.SetMaxOpenConns(4)
 	db.read = read
-	db.writeStmts, db.readStmts = newStmtCache(), newStmtCache()
 	db.batch = startCommitter(db)
 	return db, nil
 }
