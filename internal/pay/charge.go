@@ -313,3 +313,9 @@ func (s *Service) fault(ctx context.Context, mchID, api string) error {
 	}
 	return nil
 }
+
+// CheckFault consumes a fault rule for an API served outside this package's calls
+// (downloadbill); a non-nil error means answer with the fault.
+func (s *Service) CheckFault(ctx context.Context, mchID, api string) error {
+	return s.fault(ctx, mchID, api)
+}

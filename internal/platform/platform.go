@@ -95,6 +95,7 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	for _, api := range v2http.PayAPIs(p.Pay) {
 		v2.Register(api)
 	}
+	v2.Register(v2http.BillAPI(p.Pay, p.Tenants, cfg.Clock))
 	v3 := v3http.New(v3http.Config{Store: db, Clock: cfg.Clock, Logger: cfg.Logger})
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", v3)

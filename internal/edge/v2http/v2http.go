@@ -12,12 +12,14 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/pay"
+	"github.com/openfacepay/openfacepay/internal/pay/bill"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
 
 // Request is an authenticated v2 call as an API handler sees it.
 type Request struct {
+	Request  *http.Request
 	Caller   tenant.Caller
 	Msg      *v2wire.Message
 	SignType v2wire.SignType
@@ -40,8 +42,11 @@ type API struct {
 	NoResultCode bool
 	// Raw, when set, serves the API instead of Handle and writes its own answer
 	// (downloadbill answers bill text, not XML).
-	Raw    func(w http.ResponseWriter, r *Request)
-	Handle HandlerFunc
+	Raw func(w http.ResponseWriter, r *Request)
+	// Refusal, when set, words the envelope's refusals (bad signature, missing field)
+	// in the API's own FAIL format.
+	Refusal func(code, msg string) *bill.Refusal
+	Handle  HandlerFunc
 }
 
 // Config wires the edge.
@@ -91,6 +96,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, rf := h.authenticate(r, api)
 	if rf != nil {
 		h.cfg.Logger.InfoContext(r.Context(), "v2 refused", "path", r.URL.Path, "code", rf.code)
+		if api.Refusal != nil {
+			writeBillRefusal(w, api.Refusal(rf.code, rf.msg))
+			return
+		}
 		writeRefusal(w, rf)
 		return
 	}
@@ -167,7 +176,7 @@ func (h *Handler) authenticate(r *http.Request, api API) (*Request, *refusal) {
 			return nil, refuse("LACK_PARAMS", "one of %s is required", strings.Join(group, ", "))
 		}
 	}
-	return &Request{Caller: caller, Msg: msg, SignType: st}, nil
+	return &Request{Request: r, Caller: caller, Msg: msg, SignType: st}, nil
 }
 
 // checkClientCert requires a certificate issued by the platform CA that belongs to mchID.
