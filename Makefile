@@ -23,7 +23,7 @@ test: ## vet, then every test on SQLite and PostgreSQL (starts PostgreSQL if nee
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
 
 fuzz: ## run every fuzz target for FUZZTIME each
-	@for pkg in ./internal/wire/v2wire ./internal/wire/v3wire; do \
+	@for pkg in ./internal/wire/v2wire ./internal/wire/v3wire ./internal/device ./internal/pay/bill; do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \

@@ -199,6 +199,10 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		{"admin", "merchant", "create", "--help"}, {"admin", "merchant", "list", "--help"},
 		{"admin", "merchant", "set-platform-mode", "--help"}, {"admin", "appid", "bind", "--help"},
 		{"admin", "ca", "--help"}, {"admin", "ledger", "audit", "--help"},
+		{"admin", "payer", "create", "--help"}, {"admin", "payer", "show", "--help"}, {"admin", "rawdata", "--help"},
+		{"admin", "face-code", "--help"}, {"admin", "pay-code", "--help"}, {"admin", "fault", "add", "--help"},
+		{"admin", "order", "confirm", "--help"}, {"admin", "merchant", "set-password-threshold", "--help"},
+		{"bench", "--help"}, {"bench", "pay", "--help"},
 	} {
 		out, err := exec.Command(binary, args...).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "Usage:") {
