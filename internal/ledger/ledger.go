@@ -83,6 +83,13 @@ type Store interface {
 	LockAccounts(ctx context.Context, ids ...string) (map[string]Account, error)
 	Account(ctx context.Context, id string) (Account, error)
 	UpdateAccount(ctx context.Context, a Account) error
+	// Debit takes amount from the account (posted, or as a pending debit) unless that
+	// would leave an account that may not go negative with less than zero available;
+	// false when it did not (or the account does not exist).
+	Debit(ctx context.Context, id string, amount int64, pending bool) (bool, error)
+	// Credit adds amount to the account (posted, or as a pending credit); false when
+	// the account does not exist.
+	Credit(ctx context.Context, id string, amount int64, pending bool) (bool, error)
 	// TransferByKey returns the transfer with key, or found=false. The transfer stays
 	// locked until the transaction ends, so two settlements of one hold cannot both apply.
 	TransferByKey(ctx context.Context, key string) (t Transfer, found bool, err error)
@@ -108,6 +115,10 @@ func Open(ctx context.Context, s Store, now time.Time, id string, kind Kind, may
 }
 
 // Apply makes a transfer, or returns the first result for a key already used with the same content.
+//
+// The balances change by relative updates, and the credit comes last: an account
+// that everybody pays into (a merchant's settlement account) is then locked only from
+// its update to the commit, not for the whole transfer.
 func Apply(ctx context.Context, s Store, now time.Time, r Request) (Transfer, error) {
 	if err := validate(r); err != nil {
 		return Transfer{}, err
@@ -117,38 +128,28 @@ func Apply(ctx context.Context, s Store, now time.Time, r Request) (Transfer, er
 	} else if found {
 		return sameRequest(t, r)
 	}
-	accts, err := s.LockAccounts(ctx, r.Debit, r.Credit)
+	ok, err := s.Debit(ctx, r.Debit, r.Amount, r.Pending)
 	if err != nil {
 		return Transfer{}, err
 	}
-	debit, ok := accts[r.Debit]
 	if !ok {
-		return Transfer{}, errcode.E(errcode.NotFound, "account %s does not exist", r.Debit)
-	}
-	credit, ok := accts[r.Credit]
-	if !ok {
-		return Transfer{}, errcode.E(errcode.NotFound, "account %s does not exist", r.Credit)
-	}
-	if !debit.MayGoNegative && debit.Available() < r.Amount {
-		return Transfer{}, errcode.E(errcode.InsufficientFunds, "account %s has %d fen available, %d needed", debit.ID, debit.Available(), r.Amount)
+		a, err := s.Account(ctx, r.Debit)
+		if err != nil {
+			return Transfer{}, err
+		}
+		return Transfer{}, errcode.E(errcode.InsufficientFunds, "account %s has %d fen available, %d needed", a.ID, a.Available(), r.Amount)
 	}
 	t := Transfer{Key: r.Key, Debit: r.Debit, Credit: r.Credit, Amount: r.Amount, Code: r.Code, TwoPhase: r.Pending, State: Posted, CreatedAt: now, UpdatedAt: now}
 	if r.Pending {
 		t.State = Pending
-		debit.PendingDebits += r.Amount
-		credit.PendingCredits += r.Amount
-	} else {
-		debit.Balance -= r.Amount
-		credit.Balance += r.Amount
 	}
 	if err := s.InsertTransfer(ctx, t); err != nil {
 		return Transfer{}, err
 	}
-	if err := s.UpdateAccount(ctx, debit); err != nil {
+	if ok, err := s.Credit(ctx, r.Credit, r.Amount, r.Pending); err != nil {
 		return Transfer{}, err
-	}
-	if err := s.UpdateAccount(ctx, credit); err != nil {
-		return Transfer{}, err
+	} else if !ok {
+		return Transfer{}, errcode.E(errcode.NotFound, "account %s does not exist", r.Credit)
 	}
 	return t, nil
 }

@@ -91,17 +91,14 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 		return Order{}, err
 	}
 	var o Order
-	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+	err = s.run(ctx, func(tx Tx) (err error) {
 		o, err = s.charge(ctx, tx, r, fee)
 		return err
 	})
 	if err != nil {
-		return Order{}, err
+		return o, err
 	}
 	s.opened.Store(r.owner(), true) // committed: the settlement account exists
-	if outcome != nil {
-		return o, outcome
-	}
 	return o, stateError(o)
 }
 
@@ -149,14 +146,6 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64)
 		}
 	}
 	needPassword := threshold > 0 && fee > threshold
-	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: "pay:" + key, Debit: walletAccount(cred.PayerID),
-		Credit: settlementAccount(owner), Amount: fee, Code: "pay", Pending: needPassword})
-	if errcode.Is(err, errcode.InsufficientFunds) {
-		return Order{}, fail(errcode.InsufficientFunds, ErrNotEnough, "the payer's balance is not enough")
-	}
-	if err != nil {
-		return Order{}, err
-	}
 	if err := tx.UseCredential(ctx, cred.Hash, key); err != nil {
 		return Order{}, err
 	}
@@ -177,6 +166,16 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64)
 		o.State, o.StateDesc, o.PaidAt, o.DecideBy = StateUserPaying, "需要用户输入支付密码", time.Time{}, now.Add(PasswordTimeout)
 	}
 	if err := tx.InsertOrder(ctx, o); err != nil {
+		return Order{}, err
+	}
+	// The money moves last, so the merchant's settlement account, which every payment
+	// credits, stays locked only until the commit. A refusal rolls everything back.
+	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: "pay:" + key, Debit: walletAccount(cred.PayerID),
+		Credit: settlementAccount(owner), Amount: fee, Code: "pay", Pending: needPassword})
+	if errcode.Is(err, errcode.InsufficientFunds) {
+		return Order{}, fail(errcode.InsufficientFunds, ErrNotEnough, "the payer's balance is not enough")
+	}
+	if err != nil {
 		return Order{}, err
 	}
 	return o, nil
@@ -249,22 +248,10 @@ func (s *Service) endWaiting(ctx context.Context, tx Tx, o *Order, now time.Time
 	return tx.UpdateOrder(ctx, *o)
 }
 
-// decide runs fn in a transaction that commits even when fn refuses the request with a
-// domain error (the outcome), so changes fn made on the way (an expired wait settled,
-// an account opened) are kept; only infrastructure errors roll back.
-func (s *Service) decide(ctx context.Context, fn func(Tx) error) (outcome, err error) {
-	err = s.inTx(ctx, func(tx Tx) error {
-		outcome = nil
-		ferr := fn(tx)
-		var de *errcode.Error
-		if ferr != nil && errors.As(ferr, &de) && de.Code != errcode.Internal {
-			outcome = ferr
-			return nil
-		}
-		return ferr
-	})
-	return outcome, err
-}
+// run runs fn in one transaction; any error rolls it back. Work fn does on the way
+// that must survive a refusal (a timed-out password wait settled) is redone, the same
+// way, on the next access.
+func (s *Service) run(ctx context.Context, fn func(Tx) error) error { return s.inTx(ctx, fn) }
 
 // inTx runs fn in a transaction, again when a concurrent twin inserted the same key first.
 func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {

@@ -50,15 +50,12 @@ func (s *Service) Query(ctx context.Context, api string, r OrderRef) (Order, err
 		return Order{}, err
 	}
 	var o Order
-	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+	err := s.run(ctx, func(tx Tx) (err error) {
 		if o, err = s.find(ctx, tx, r); err != nil {
 			return err
 		}
 		return s.settleExpired(ctx, tx, &o, s.clock.Now())
 	})
-	if err == nil {
-		err = outcome
-	}
 	return o, err
 }
 
@@ -66,7 +63,7 @@ func (s *Service) Query(ctx context.Context, api string, r OrderRef) (Order, err
 // the emulator's stand-in for the payer's phone.
 func (s *Service) ConfirmPassword(ctx context.Context, r OrderRef, paid bool) (Order, error) {
 	var o Order
-	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+	err := s.run(ctx, func(tx Tx) (err error) {
 		if o, err = s.find(ctx, tx, r); err != nil {
 			return err
 		}
@@ -79,9 +76,6 @@ func (s *Service) ConfirmPassword(ctx context.Context, r OrderRef, paid bool) (O
 		}
 		return s.endWaiting(ctx, tx, &o, now, paid)
 	})
-	if err == nil {
-		err = outcome
-	}
 	return o, err
 }
 
@@ -92,7 +86,7 @@ func (s *Service) Reverse(ctx context.Context, api string, r OrderRef) (Order, e
 		return Order{}, err
 	}
 	var o Order
-	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+	err := s.run(ctx, func(tx Tx) (err error) {
 		if o, err = s.find(ctx, tx, r); err != nil {
 			return err
 		}
@@ -122,9 +116,6 @@ func (s *Service) Reverse(ctx context.Context, api string, r OrderRef) (Order, e
 		o.State, o.StateDesc, o.DecideBy, o.UpdatedAt = StateRevoked, "已撤销", time.Time{}, now
 		return tx.UpdateOrder(ctx, o)
 	})
-	if err == nil {
-		err = outcome
-	}
 	return o, err
 }
 
@@ -134,7 +125,7 @@ func (s *Service) Close(ctx context.Context, r OrderRef) (Order, error) {
 		return Order{}, err
 	}
 	var o Order
-	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+	err := s.run(ctx, func(tx Tx) (err error) {
 		if o, err = s.find(ctx, tx, r); err != nil {
 			return err
 		}
@@ -157,8 +148,5 @@ func (s *Service) Close(ctx context.Context, r OrderRef) (Order, error) {
 		o.State, o.StateDesc, o.DecideBy, o.UpdatedAt = StateClosed, "已关闭", time.Time{}, now
 		return tx.UpdateOrder(ctx, o)
 	})
-	if err == nil {
-		err = outcome
-	}
 	return o, err
 }

@@ -60,13 +60,10 @@ func (s *Service) Refund(ctx context.Context, r RefundRequest) (Refund, Order, e
 		ref Refund
 		o   Order
 	)
-	outcome, err := s.decide(ctx, func(tx Tx) (err error) {
+	err := s.run(ctx, func(tx Tx) (err error) {
 		ref, o, err = s.refund(ctx, tx, r, total, fee)
 		return err
 	})
-	if err == nil {
-		err = outcome
-	}
 	return ref, o, err
 }
 
@@ -144,7 +141,7 @@ func (s *Service) RefundQuery(ctx context.Context, r RefundQueryRequest) (Order,
 		o    Order
 		refs []Refund
 	)
-	outcome, err := s.decide(ctx, func(tx Tx) error {
+	err := s.run(ctx, func(tx Tx) error {
 		owner := r.owner()
 		notFound := fail(errcode.NotFound, ErrNoSuchRefund, "refund does not exist")
 		var one Refund
@@ -177,9 +174,6 @@ func (s *Service) RefundQuery(ctx context.Context, r RefundQueryRequest) (Order,
 		o, _, err = tx.Order(ctx, owner, one.OutTradeNo)
 		return err
 	})
-	if err == nil {
-		err = outcome
-	}
 	return o, refs, err
 }
 

@@ -43,6 +43,7 @@ type dialect interface {
 	rebind(query string) string
 	forUpdate() string
 	isUnique(err error) bool
+	isForeignKey(err error) bool
 	isRetryable(err error) bool
 }
 

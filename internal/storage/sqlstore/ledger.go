@@ -84,6 +84,35 @@ func (t *Tx) UpdateAccount(ctx context.Context, a ledger.Account) error {
 	return err
 }
 
+// Debit implements ledger.Store: one conditional update, which locks the row.
+func (t *Tx) Debit(ctx context.Context, id string, amount int64, pending bool) (bool, error) {
+	posted, held := amount, int64(0)
+	if pending {
+		posted, held = 0, amount
+	}
+	res, err := t.Exec(ctx, `UPDATE ledger_accounts SET balance = balance - ?, pending_debits = pending_debits + ?
+		WHERE id = ? AND (may_go_negative = 1 OR balance - pending_debits >= ?)`, posted, held, id, amount)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Credit implements ledger.Store.
+func (t *Tx) Credit(ctx context.Context, id string, amount int64, pending bool) (bool, error) {
+	posted, held := amount, int64(0)
+	if pending {
+		posted, held = 0, amount
+	}
+	res, err := t.Exec(ctx, `UPDATE ledger_accounts SET balance = balance + ?, pending_credits = pending_credits + ? WHERE id = ?`, posted, held, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // TransferByKey implements ledger.Store; the row stays locked until the transaction ends.
 func (t *Tx) TransferByKey(ctx context.Context, key string) (ledger.Transfer, bool, error) {
 	var (
@@ -110,8 +139,11 @@ func (t *Tx) InsertTransfer(ctx context.Context, tr ledger.Transfer) error {
 	_, err := t.Exec(ctx, `INSERT INTO ledger_transfers (idem_key, debit_account, credit_account, amount, code, two_phase, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tr.Key, tr.Debit, tr.Credit, tr.Amount, tr.Code, boolInt(tr.TwoPhase), string(tr.State), micros(tr.CreatedAt), micros(tr.UpdatedAt))
-	if t.db.d.isUnique(err) {
+	switch {
+	case t.db.d.isUnique(err):
 		return ledger.ErrDuplicateKey
+	case t.db.d.isForeignKey(err): // the debit account was just debited, so the credit one is missing
+		return errcode.E(errcode.NotFound, "account %s does not exist", tr.Credit)
 	}
 	return err
 }

@@ -14,10 +14,11 @@ import (
 
 type postgresDialect struct{}
 
-func (postgresDialect) name() string            { return "postgres" }
-func (postgresDialect) rebind(q string) string  { return rebindDollar(q) }
-func (postgresDialect) forUpdate() string       { return " FOR UPDATE" }
-func (postgresDialect) isUnique(err error) bool { return pgCode(err) == "23505" }
+func (postgresDialect) name() string                { return "postgres" }
+func (postgresDialect) rebind(q string) string      { return rebindDollar(q) }
+func (postgresDialect) forUpdate() string           { return " FOR UPDATE" }
+func (postgresDialect) isUnique(err error) bool     { return pgCode(err) == "23505" }
+func (postgresDialect) isForeignKey(err error) bool { return pgCode(err) == "23503" }
 func (postgresDialect) isRetryable(err error) bool {
 	c := pgCode(err)
 	return c == "40001" || c == "40P01"

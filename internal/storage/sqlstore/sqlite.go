@@ -26,6 +26,9 @@ func (sqliteDialect) forUpdate() string      { return "" } // the single writer 
 func (sqliteDialect) isUnique(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
+func (sqliteDialect) isForeignKey(err error) bool {
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
 func (sqliteDialect) isRetryable(err error) bool {
 	c := sqliteCode(err)
 	return c&0xff == sqlite3.SQLITE_BUSY || c&0xff == sqlite3.SQLITE_LOCKED
