@@ -6,15 +6,11 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -22,11 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // schema set-up for a PostgreSQL run
-
 	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
@@ -84,8 +79,8 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	defer os.RemoveAll(dir)
 	dbURL := cfg.DBURL
 	if dbURL != "" {
-		var drop func()
-		if dbURL, drop, err = freshSchema(ctx, dbURL); err != nil {
+		var drop func() error
+		if dbURL, drop, err = sqlstore.NewSchema(ctx, dbURL, "bench"); err != nil {
 			return PayReport{}, err
 		}
 		defer drop()
@@ -294,32 +289,4 @@ func progress(w io.Writer, name string, start time.Time, ok *atomic.Int64) func(
 		}
 	}()
 	return func() { close(stop); wg.Wait() }
-}
-
-// freshSchema creates a throw-away schema on the server at base and returns a URL
-// whose search_path points into it, and the function that drops it.
-func freshSchema(ctx context.Context, base string) (string, func(), error) {
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		return "", nil, err
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "bench_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		return "", nil, fmt.Errorf("bench: create schema: %w", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		admin.Close()
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	}, nil
 }

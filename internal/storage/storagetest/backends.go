@@ -3,16 +3,10 @@ package storagetest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for schema set-up
 
 	"github.com/openfacepay/openfacepay/internal/seal"
 	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
@@ -93,40 +87,18 @@ func PostgresURL() string {
 // search_path points into it; the schema is dropped when the test ends.
 func PostgresSchema(t testing.TB) string {
 	t.Helper()
-	base := PostgresURL()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		admin.Close()
-		t.Fatalf("PostgreSQL is not reachable at %s (%v): run `make test`, which starts the local cluster and creates the test database, or set %s", base, err, EnvPostgres)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		t.Fatal(err)
+	u, drop, err := sqlstore.NewSchema(ctx, PostgresURL(), "t")
+	if err != nil {
+		t.Fatalf("PostgreSQL at %s: %v: run `make test`, which starts the local cluster and creates the test database, or set %s", PostgresURL(), err, EnvPostgres)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
+		if err := drop(); err != nil {
+			t.Logf("drop test schema: %v", err)
 		}
-		admin.Close()
 	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return u
 }
 
 // Must returns v, and panics on err: a test helper for set-up calls whose failure
