@@ -170,7 +170,7 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64)
 	}
 	// The money moves last, so the merchant's settlement account, which every payment
 	// credits, stays locked only until the commit. A refusal rolls everything back.
-	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: "pay:" + key, Debit: walletAccount(cred.PayerID),
+	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: payKey(owner, r.OutTradeNo), Debit: walletAccount(cred.PayerID),
 		Credit: settlementAccount(owner), Amount: fee, Code: "pay", Pending: needPassword})
 	if errcode.Is(err, errcode.InsufficientFunds) {
 		return Order{}, fail(errcode.InsufficientFunds, ErrNotEnough, "the payer's balance is not enough")
@@ -232,7 +232,7 @@ func (s *Service) settleExpired(ctx context.Context, tx Tx, o *Order, now time.T
 
 // endWaiting posts or voids a USERPAYING order's hold and records the outcome.
 func (s *Service) endWaiting(ctx context.Context, tx Tx, o *Order, now time.Time, paid bool) error {
-	key := "pay:" + o.OwnerMchID + "/" + o.OutTradeNo
+	key := payKey(o.OwnerMchID, o.OutTradeNo)
 	if paid {
 		if _, err := ledger.Post(ctx, tx, now, key); err != nil {
 			return err

@@ -43,58 +43,51 @@ func (s *Service) find(ctx context.Context, tx Tx, r OrderRef) (Order, error) {
 	return o, nil
 }
 
-// Query returns an order as it stands now (a payer's password wait that timed out is
-// settled first).
-func (s *Service) Query(ctx context.Context, api string, r OrderRef) (Order, error) {
-	if err := s.fault(ctx, r.MchID, api); err != nil {
-		return Order{}, err
+// withOrder runs change on an order, in one transaction, after any fault rule for api
+// (none when api is empty) and after settling a timed-out password wait; a nil change
+// only reads.
+func (s *Service) withOrder(ctx context.Context, api string, r OrderRef, change func(tx Tx, o *Order, now time.Time) error) (Order, error) {
+	if api != "" {
+		if err := s.fault(ctx, r.MchID, api); err != nil {
+			return Order{}, err
+		}
 	}
 	var o Order
 	err := s.run(ctx, func(tx Tx) (err error) {
 		if o, err = s.find(ctx, tx, r); err != nil {
 			return err
 		}
-		return s.settleExpired(ctx, tx, &o, s.clock.Now())
+		now := s.clock.Now()
+		if err := s.settleExpired(ctx, tx, &o, now); err != nil || change == nil {
+			return err
+		}
+		return change(tx, &o, now)
 	})
 	return o, err
+}
+
+// Query returns an order as it stands now (a payer's password wait that timed out is
+// settled first).
+func (s *Service) Query(ctx context.Context, api string, r OrderRef) (Order, error) {
+	return s.withOrder(ctx, api, r, nil)
 }
 
 // ConfirmPassword ends a payer's password wait: paid, or refused by the payer. It is
 // the emulator's stand-in for the payer's phone.
 func (s *Service) ConfirmPassword(ctx context.Context, r OrderRef, paid bool) (Order, error) {
-	var o Order
-	err := s.run(ctx, func(tx Tx) (err error) {
-		if o, err = s.find(ctx, tx, r); err != nil {
-			return err
-		}
-		now := s.clock.Now()
-		if err := s.settleExpired(ctx, tx, &o, now); err != nil {
-			return err
-		}
+	return s.withOrder(ctx, "", r, func(tx Tx, o *Order, now time.Time) error {
 		if o.State != StateUserPaying {
 			return errcode.E(errcode.Conflict, "order %s is %s, not waiting for a password", o.OutTradeNo, o.State)
 		}
-		return s.endWaiting(ctx, tx, &o, now, paid)
+		return s.endWaiting(ctx, tx, o, now, paid)
 	})
-	return o, err
 }
 
 // Reverse undoes a face or payment-code order: a wait is cancelled, a payment returns
 // to the payer; either way the order ends REVOKED. Repeating it is harmless.
 func (s *Service) Reverse(ctx context.Context, api string, r OrderRef) (Order, error) {
-	if err := s.fault(ctx, r.MchID, api); err != nil {
-		return Order{}, err
-	}
-	var o Order
-	err := s.run(ctx, func(tx Tx) (err error) {
-		if o, err = s.find(ctx, tx, r); err != nil {
-			return err
-		}
-		now := s.clock.Now()
-		if err := s.settleExpired(ctx, tx, &o, now); err != nil {
-			return err
-		}
-		key := "pay:" + o.OwnerMchID + "/" + o.OutTradeNo
+	return s.withOrder(ctx, api, r, func(tx Tx, o *Order, now time.Time) error {
+		key := payKey(o.OwnerMchID, o.OutTradeNo)
 		switch o.State {
 		case StateRevoked:
 			return nil
@@ -114,25 +107,13 @@ func (s *Service) Reverse(ctx context.Context, api string, r OrderRef) (Order, e
 			}
 		}
 		o.State, o.StateDesc, o.DecideBy, o.UpdatedAt = StateRevoked, "已撤销", time.Time{}, now
-		return tx.UpdateOrder(ctx, o)
+		return tx.UpdateOrder(ctx, *o)
 	})
-	return o, err
 }
 
 // Close closes an unpaid order so it can never be paid.
 func (s *Service) Close(ctx context.Context, r OrderRef) (Order, error) {
-	if err := s.fault(ctx, r.MchID, "closeorder"); err != nil {
-		return Order{}, err
-	}
-	var o Order
-	err := s.run(ctx, func(tx Tx) (err error) {
-		if o, err = s.find(ctx, tx, r); err != nil {
-			return err
-		}
-		now := s.clock.Now()
-		if err := s.settleExpired(ctx, tx, &o, now); err != nil {
-			return err
-		}
+	return s.withOrder(ctx, "closeorder", r, func(tx Tx, o *Order, now time.Time) error {
 		switch o.State {
 		case StateSuccess, StateRefund:
 			return fail(errcode.Conflict, ErrOrderPaid, "the order is paid and cannot be closed")
@@ -141,12 +122,11 @@ func (s *Service) Close(ctx context.Context, r OrderRef) (Order, error) {
 		case StateRevoked:
 			return fail(errcode.Conflict, ErrOrderReversed, "the order was reversed")
 		case StateUserPaying:
-			if _, err := ledger.Void(ctx, tx, now, "pay:"+o.OwnerMchID+"/"+o.OutTradeNo); err != nil {
+			if _, err := ledger.Void(ctx, tx, now, payKey(o.OwnerMchID, o.OutTradeNo)); err != nil {
 				return err
 			}
 		}
 		o.State, o.StateDesc, o.DecideBy, o.UpdatedAt = StateClosed, "已关闭", time.Time{}, now
-		return tx.UpdateOrder(ctx, o)
+		return tx.UpdateOrder(ctx, *o)
 	})
-	return o, err
 }

@@ -205,3 +205,6 @@ func walletAccount(payerID string) string   { return "wallet:" + payerID }
 func settlementAccount(mchID string) string { return "settlement:" + mchID }
 
 const bankAccount = "external:bank"
+
+// payKey is the ledger key of an order's payment transfer.
+func payKey(owner, outTradeNo string) string { return "pay:" + owner + "/" + outTradeNo }
