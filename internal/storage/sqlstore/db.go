@@ -42,6 +42,7 @@ type dialect interface {
 	name() string
 	rebind(query string) string
 	forUpdate() string
+	skipLocked() string // rows another transaction holds are passed over, where the backend can
 	isUnique(err error) bool
 	isForeignKey(err error) bool
 	isRetryable(err error) bool

@@ -57,3 +57,5 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 }
 
 var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver
+
+func (postgresDialect) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }

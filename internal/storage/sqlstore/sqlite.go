@@ -96,3 +96,5 @@ func withFileLock(path string, fn func() error) error {
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return fn()
 }
+
+func (sqliteDialect) skipLocked() string { return "" } // claims already run one at a time
