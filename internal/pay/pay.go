@@ -14,6 +14,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/ledger"
+	"github.com/openfacepay/openfacepay/internal/notify"
 )
 
 // Order states, as trade_state spells them.
@@ -143,6 +144,7 @@ var ErrDuplicate = errors.New("pay: duplicate business key")
 // transaction may change lock them until it ends.
 type Tx interface {
 	ledger.Store
+	notify.Outbox
 	Order(ctx context.Context, owner, outTradeNo string) (Order, bool, error)
 	OrderByTransactionID(ctx context.Context, owner, transactionID string) (Order, bool, error)
 	InsertOrder(ctx context.Context, o Order) error

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"net/url"
 	"regexp"
 	"strconv"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/ledger"
+	"github.com/openfacepay/openfacepay/internal/notify"
 )
 
 // RefundRequest is the business content of refund.
@@ -21,6 +24,9 @@ type RefundRequest struct {
 	RefundFee     string
 	RefundDesc    string
 	RefundAccount string
+	NotifyURL     string // where the refund result notification goes; none when empty
+	AppID         string // echoed in the notification
+	SubAppID      string
 }
 
 var outRefundNoRE = regexp.MustCompile(`^[A-Za-z0-9_\-*@|]{1,64}$`)
@@ -52,6 +58,11 @@ func (s *Service) Refund(ctx context.Context, r RefundRequest) (Refund, Order, e
 		r.RefundAccount = "REFUND_SOURCE_UNSETTLED_FUNDS"
 	} else if r.RefundAccount != "REFUND_SOURCE_UNSETTLED_FUNDS" && r.RefundAccount != "REFUND_SOURCE_RECHARGE_FUNDS" {
 		return Refund{}, Order{}, errcode.E(errcode.Invalid, "refund_account must be REFUND_SOURCE_UNSETTLED_FUNDS or REFUND_SOURCE_RECHARGE_FUNDS")
+	}
+	if r.NotifyURL != "" {
+		if u, err := url.Parse(r.NotifyURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(r.NotifyURL) > 256 {
+			return Refund{}, Order{}, errcode.E(errcode.Invalid, "notify_url must be an http or https URL of at most 256 characters")
+		}
 	}
 	if err := s.fault(ctx, r.MchID, "refund"); err != nil {
 		return Refund{}, Order{}, err
@@ -122,7 +133,46 @@ func (s *Service) refund(ctx context.Context, tx Tx, r RefundRequest, total, fee
 	o.RefundedFee += fee
 	o.RefundCount++
 	o.State, o.StateDesc, o.UpdatedAt = StateRefund, "转入退款", now
-	return ref, o, tx.UpdateOrder(ctx, o)
+	if err := tx.UpdateOrder(ctx, o); err != nil {
+		return Refund{}, Order{}, err
+	}
+	if r.NotifyURL != "" {
+		if err := tx.InsertNotification(ctx, refundNotification(r, ref, o, now)); err != nil {
+			return Refund{}, Order{}, err
+		}
+	}
+	return ref, o, nil
+}
+
+// refundNotification is the v2 refund result notification, written in the refund's
+// own transaction so it is sent if and only if the refund happened.
+func refundNotification(r RefundRequest, ref Refund, o Order, now time.Time) notify.Notification {
+	var p notify.V2Refund
+	add := func(list *[]notify.Field, name, value string) {
+		if value != "" {
+			*list = append(*list, notify.Field{Name: name, Value: value})
+		}
+	}
+	add(&p.Outer, "appid", o.AppID)
+	add(&p.Outer, "mch_id", o.MchID)
+	add(&p.Outer, "sub_appid", o.SubAppID)
+	add(&p.Outer, "sub_mch_id", o.SubMchID)
+	fen := func(v int64) string { return strconv.FormatInt(v, 10) }
+	for _, f := range []notify.Field{
+		{Name: "out_refund_no", Value: ref.OutRefundNo}, {Name: "out_trade_no", Value: o.OutTradeNo},
+		{Name: "refund_account", Value: ref.RefundAccount}, {Name: "refund_fee", Value: fen(ref.RefundFee)},
+		{Name: "refund_id", Value: ref.RefundID}, {Name: "refund_recv_accout", Value: "支付用户零钱"},
+		{Name: "refund_request_source", Value: "API"}, {Name: "refund_status", Value: ref.Status},
+		{Name: "settlement_refund_fee", Value: fen(ref.RefundFee)}, {Name: "settlement_total_fee", Value: fen(o.TotalFee)},
+		{Name: "success_time", Value: ref.SuccessAt.In(beijing).Format("2006-01-02 15:04:05")},
+		{Name: "total_fee", Value: fen(o.TotalFee)}, {Name: "transaction_id", Value: o.TransactionID},
+		{Name: "cash_refund_fee", Value: fen(ref.RefundFee)},
+	} {
+		add(&p.ReqInfo, f.Name, f.Value)
+	}
+	payload, _ := json.Marshal(p)
+	return notify.Notification{ID: "N" + now.In(beijing).Format("20060102") + digits(18), MchID: o.MchID,
+		Format: notify.FormatV2Refund, EventType: "REFUND." + ref.Status, URL: r.NotifyURL, Payload: payload, NextAt: now, CreatedAt: now}
 }
 
 // RefundQueryRequest names refunds: by refund_id, out_refund_no, transaction_id or

@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
+	"github.com/openfacepay/openfacepay/internal/edge/notifyhttp"
 	"github.com/openfacepay/openfacepay/internal/edge/v2http"
 	"github.com/openfacepay/openfacepay/internal/edge/v3http"
 	"github.com/openfacepay/openfacepay/internal/ledger"
+	"github.com/openfacepay/openfacepay/internal/notify"
 	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/pki"
 	"github.com/openfacepay/openfacepay/internal/seal"
@@ -62,10 +64,12 @@ type Platform struct {
 	Tenants *tenant.Service
 	Ledger  *ledger.Ledger
 	Pay     *pay.Service
-	CA      *pki.CA
-	Server  *server.Server
-	log     *slog.Logger
-	clock   clock.Clock
+	// Dispatcher delivers the outbox; every instance runs one.
+	Dispatcher *notify.Dispatcher
+	CA         *pki.CA
+	Server     *server.Server
+	log        *slog.Logger
+	clock      clock.Clock
 }
 
 // New builds the platform over db and binds its listeners.
@@ -91,6 +95,8 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	if p.Pay, err = NewPay(ctx, db, cfg.Clock); err != nil {
 		return nil, err
 	}
+	p.Dispatcher = notify.NewDispatcher(notify.Config{Store: db, Renderer: notifyhttp.Renderer{Store: db}, Clock: cfg.Clock,
+		Logger: cfg.Logger})
 	v2 := v2http.New(v2http.Config{Tenants: p.Tenants, Store: db, CAPool: ca.Pool(), Logger: cfg.Logger})
 	for _, api := range v2http.PayAPIs(p.Pay) {
 		v2.Register(api)
@@ -137,6 +143,7 @@ func (p *Platform) Run(ctx context.Context, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- p.Server.Serve() }()
 	go p.pruneNonces(ctx)
+	go p.Dispatcher.Run(ctx)
 	select {
 	case err := <-errc:
 		return err

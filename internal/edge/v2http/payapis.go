@@ -153,7 +153,8 @@ func (h payHandlers) close(ctx context.Context, r *Request) (*v2wire.Message, er
 func (h payHandlers) refund(ctx context.Context, r *Request) (*v2wire.Message, error) {
 	m := r.Msg
 	rf, o, err := h.svc.Refund(ctx, pay.RefundRequest{OrderRef: ref(r), OutRefundNo: m.Get("out_refund_no"),
-		TotalFee: m.Get("total_fee"), RefundFee: m.Get("refund_fee"), RefundDesc: m.Get("refund_desc"), RefundAccount: m.Get("refund_account")})
+		TotalFee: m.Get("total_fee"), RefundFee: m.Get("refund_fee"), RefundDesc: m.Get("refund_desc"), RefundAccount: m.Get("refund_account"),
+		NotifyURL: m.Get("notify_url")})
 	if err != nil {
 		return nil, err
 	}

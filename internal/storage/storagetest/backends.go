@@ -109,3 +109,11 @@ func Must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// Must2 is Must for two results.
+func Must2[A, B any](a A, b B, err error) (A, B) {
+	if err != nil {
+		panic(fmt.Errorf("unexpected error: %w", err))
+	}
+	return a, b
+}
