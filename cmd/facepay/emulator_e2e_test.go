@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"io"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -29,6 +30,12 @@ func startServe(t *testing.T, logs *lockedBuffer, store []string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = serve.Process.Kill(); _ = serve.Wait() })
+	return readURL(t, stdout, logs)
+}
+
+// readURL reads serve's first line and drains the rest.
+func readURL(t *testing.T, stdout io.Reader, logs *lockedBuffer) string {
+	t.Helper()
 	lines := bufio.NewScanner(stdout)
 	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "OpenFacePay listening on ") {
 		t.Fatalf("serve: %q %s", lines.Text(), logs.String())

@@ -19,6 +19,7 @@ func newServe() *cobra.Command {
 		hosts    []string
 		logLevel string
 		grace    time.Duration
+		lease    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,7 +40,7 @@ SIGTERM or Ctrl-C drains in-flight requests, then exits.`,
 				return err
 			}
 			defer db.Close()
-			p, err := platform.New(ctx, db, platform.Config{Addr: addr, HTTPAddr: httpAddr, Hosts: hosts, Logger: log})
+			p, err := platform.New(ctx, db, platform.Config{Addr: addr, HTTPAddr: httpAddr, Hosts: hosts, Logger: log, NotifyLease: lease})
 			if err != nil {
 				return err
 			}
@@ -67,6 +68,7 @@ SIGTERM or Ctrl-C drains in-flight requests, then exits.`,
 	cmd.Flags().StringSliceVar(&hosts, "host", nil, "extra host names or IPs for the server certificate")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "how long SIGTERM waits for in-flight requests")
+	cmd.Flags().DurationVar(&lease, "notify-lease", 30*time.Second, "how long a notification attempt may run before a crashed instance's work is retried")
 	return cmd
 }
 

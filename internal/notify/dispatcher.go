@@ -24,6 +24,7 @@ type Config struct {
 	Batch    int           // notifications claimed at once; 32
 	Poll     time.Duration // how often Run looks for due work; 200 ms
 	Logger   *slog.Logger
+	Metrics  *Metrics // optional
 }
 
 // Dispatcher delivers due notifications.
@@ -109,6 +110,14 @@ func (d *Dispatcher) attempt(ctx context.Context, n Notification) {
 	default:
 		n.State, n.FinishedAt = Dead, d.cfg.Clock.Now()
 	}
+	outcome := "failed"
+	switch n.State {
+	case Delivered:
+		outcome = "delivered"
+	case Dead:
+		outcome = "dead"
+	}
+	d.cfg.Metrics.observe(a, outcome)
 	held, err := d.cfg.Store.Record(ctx, d.owner, n, a)
 	switch {
 	case err != nil:

@@ -6,6 +6,9 @@ package platform
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"log/slog"
 	"net/http"
 	"os"
@@ -56,6 +59,9 @@ type Config struct {
 	Hosts    []string
 	Logger   *slog.Logger
 	Clock    clock.Clock
+	// NotifyLease is how long a delivery attempt holds its notification before another
+	// instance (or this one, restarted) may try it again; 30 s when zero.
+	NotifyLease time.Duration
 }
 
 // Platform is a running OpenFacePay.
@@ -95,8 +101,10 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	if p.Pay, err = NewPay(ctx, db, cfg.Clock); err != nil {
 		return nil, err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.Dispatcher = notify.NewDispatcher(notify.Config{Store: db, Renderer: notifyhttp.Renderer{Store: db}, Clock: cfg.Clock,
-		Logger: cfg.Logger})
+		Logger: cfg.Logger, Metrics: notify.NewMetrics(reg, db), Lease: cfg.NotifyLease})
 	v2 := v2http.New(v2http.Config{Tenants: p.Tenants, Store: db, CAPool: ca.Pool(), Logger: cfg.Logger})
 	for _, api := range v2http.PayAPIs(p.Pay) {
 		v2.Register(api)
@@ -109,6 +117,7 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 		mux.Handle(prefix, v2)
 	}
 	mux.HandleFunc("GET /healthz", p.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	p.Server, err = server.Listen(server.Config{
 		Addr: cfg.Addr, HTTPAddr: cfg.HTTPAddr, Cert: cert, ClientCAs: ca.Pool(), Handler: mux, Logger: cfg.Logger,
 	})

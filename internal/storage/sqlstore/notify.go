@@ -148,3 +148,9 @@ func (db *DB) Requeue(ctx context.Context, id string, now time.Time) error {
 		return nil
 	})
 }
+
+// CountNotifications implements notify.Depth.
+func (db *DB) CountNotifications(ctx context.Context, state string) (n int64, err error) {
+	err = db.queryRow(ctx, `SELECT COUNT(*) FROM notifications WHERE state = ?`, state).Scan(&n)
+	return n, err
+}
