@@ -75,7 +75,13 @@ func TestRefundNotificationReachesGopay(t *testing.T) {
 			t.Fatalf("notifications received: %+v", got)
 		}
 		mu.Unlock()
-		list := storagetest.Must(b.P.DB.Notifications(ctx, notify.Pending, 10))
+		// The receiver answered; the dispatcher records the attempt right after.
+		var list []notify.Notification
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if list = storagetest.Must(b.P.DB.Notifications(ctx, notify.Pending, 10)); len(list) == 1 && list[0].Attempts == 1 {
+				break
+			}
+		}
 		if len(list) != 1 || list[0].Attempts != 1 {
 			t.Fatalf("after a refused delivery: %+v", list)
 		}
