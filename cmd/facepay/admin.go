@@ -53,7 +53,7 @@ func newMerchantCreate() *cobra.Command {
 	var (
 		store                storeFlags
 		kind, name, sp, mode string
-		asJSON               bool
+		asJSON, production   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -77,6 +77,11 @@ private key.`,
 				if err != nil {
 					return err
 				}
+				if production {
+					if err := db.SetProduction(cmd.Context(), cr.MchID); err != nil {
+						return err
+					}
+				}
 				if asJSON {
 					return printJSON(cmd.OutOrStdout(), cr)
 				}
@@ -94,6 +99,7 @@ private key.`,
 	cmd.Flags().StringVar(&sp, "sp", "", "the service provider's mch_id (sub_merchant only)")
 	cmd.Flags().StringVar(&mode, "platform-mode", "certificate", "how the merchant verifies the platform by default: certificate or public_key")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object with every credential")
+	cmd.Flags().BoolVar(&production, "production", false, "a production merchant: it can never be put on a test clock")
 	return cmd
 }
 

@@ -202,7 +202,9 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		{"admin", "payer", "create", "--help"}, {"admin", "payer", "show", "--help"}, {"admin", "rawdata", "--help"},
 		{"admin", "face-code", "--help"}, {"admin", "pay-code", "--help"}, {"admin", "fault", "add", "--help"},
 		{"admin", "order", "confirm", "--help"}, {"admin", "merchant", "set-password-threshold", "--help"},
-		{"bench", "--help"}, {"bench", "pay", "--help"},
+		{"bench", "--help"}, {"bench", "pay", "--help"}, {"bench", "notify", "--help"},
+		{"admin", "notify", "list", "--help"}, {"admin", "notify", "show", "--help"}, {"admin", "notify", "retry", "--help"},
+		{"admin", "clock", "create", "--help"}, {"admin", "clock", "advance", "--help"}, {"admin", "clock", "show", "--help"},
 	} {
 		out, err := exec.Command(binary, args...).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "Usage:") {

@@ -28,7 +28,7 @@ type AuthInfoResult struct {
 // AuthInfo exchanges a terminal's rawdata for authinfo, and records the store and the
 // terminal under the merchant.
 func (s *Service) AuthInfo(ctx context.Context, r AuthInfoRequest) (AuthInfoResult, error) {
-	now := s.clock.Now()
+	now := s.now(ctx, r.MchID)
 	if err := checkAuthInfoFields(r, now); err != nil {
 		return AuthInfoResult{}, err
 	}

@@ -57,7 +57,7 @@ func (s *Service) withOrder(ctx context.Context, api string, r OrderRef, change 
 		if o, err = s.find(ctx, tx, r); err != nil {
 			return err
 		}
-		now := s.clock.Now()
+		now := s.now(ctx, r.MchID)
 		if err := s.settleExpired(ctx, tx, &o, now); err != nil || change == nil {
 			return err
 		}

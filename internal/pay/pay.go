@@ -170,6 +170,8 @@ type Tx interface {
 // Store opens transactions and answers the reads that need none.
 type Store interface {
 	InPayTx(ctx context.Context, fn func(Tx) error) error
+	// TestClock is the merchant's test clock, when it is on one.
+	TestClock(ctx context.Context, mchID string) (time.Time, bool, error)
 	// HasFault tells, without a write transaction, whether a fault rule is live.
 	HasFault(ctx context.Context, mchID, api string) (bool, error)
 	OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]Order, error)
@@ -200,6 +202,16 @@ func New(cfg Config) *Service {
 		cfg.Clock = clock.Real{}
 	}
 	return &Service{store: cfg.Store, sealer: cfg.Sealer, clock: cfg.Clock, secret: cfg.OpenIDSecret}
+}
+
+// now is the time for a merchant: its test clock when it has one, else the platform
+// clock. A store that cannot answer falls back to the platform clock, which is the
+// only clock production merchants ever have.
+func (s *Service) now(ctx context.Context, mchID string) time.Time {
+	if t, ok, err := s.store.TestClock(ctx, mchID); err == nil && ok {
+		return t
+	}
+	return s.clock.Now()
 }
 
 // Account names in the ledger.

@@ -116,8 +116,14 @@ func (s *Service) MintFaceCode(ctx context.Context, authinfo, payerID string) (M
 // MintFaceCodes mints n face codes in one transaction (benchmarks prepare payments
 // with it without measuring the minting).
 func (s *Service) MintFaceCodes(ctx context.Context, authinfo, payerID string, n int) ([]MintedCode, error) {
-	now := s.clock.Now()
-	a, err := device.OpenAuthInfo(s.sealer, authinfo, now)
+	a, err := device.UnsealAuthInfo(s.sealer, authinfo)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.Invalid, err, "authinfo is not valid")
+	}
+	now := s.now(ctx, a.MchID)
+	if a.Expired(now) {
+		err = device.ErrAuthInfoExpired
+	}
 	if errors.Is(err, device.ErrAuthInfoExpired) {
 		return nil, errcode.Wrap(errcode.Invalid, err, "authinfo has expired; get a new one")
 	} else if err != nil {

@@ -79,7 +79,7 @@ func (s *Service) Refund(ctx context.Context, r RefundRequest) (Refund, Order, e
 }
 
 func (s *Service) refund(ctx context.Context, tx Tx, r RefundRequest, total, fee int64) (Refund, Order, error) {
-	now, owner, digest := s.clock.Now(), r.owner(), r.digest()
+	now, owner, digest := s.now(ctx, r.MchID), r.owner(), r.digest()
 	if prev, found, err := tx.Refund(ctx, owner, r.OutRefundNo); err != nil {
 		return Refund{}, Order{}, err
 	} else if found {

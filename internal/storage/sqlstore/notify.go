@@ -39,12 +39,14 @@ func (t *Tx) InsertNotification(ctx context.Context, n notify.Notification) erro
 }
 
 // Claim implements notify.Store. On PostgreSQL, rows other instances are claiming
-// right now are skipped (SKIP LOCKED); SQLite's single writer serialises claims.
+// right now are skipped (SKIP LOCKED); SQLite's single writer serialises claims. A
+// merchant on a test clock has its notifications come due by that clock.
 func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) (out []notify.Notification, err error) {
 	err = db.InTx(ctx, func(tx *Tx) error {
 		out = out[:0]
 		rows, err := tx.Query(ctx, `UPDATE notifications SET lease_until = ?, lease_owner = ? WHERE id IN (
-			SELECT id FROM notifications WHERE state = 'pending' AND next_at <= ? AND lease_until <= ?
+			SELECT id FROM notifications WHERE state = 'pending' AND lease_until <= ?
+			AND next_at <= COALESCE((SELECT test_clock FROM merchants m WHERE m.mch_id = notifications.mch_id), ?)
 			ORDER BY next_at LIMIT ?`+db.d.skipLocked()+`)
 			RETURNING `+notificationCols, micros(now.Add(lease)), owner, micros(now), micros(now), limit)
 		if err != nil {
