@@ -90,9 +90,12 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	if err := s.fault(ctx, r.MchID, r.API); err != nil {
 		return Order{}, err
 	}
+	// Read outside the transaction: a query on the pool from inside one could wait for a
+	// connection that only transactions waiting on it would free.
+	now := s.now(ctx, r.MchID)
 	var o Order
 	err = s.run(ctx, func(tx Tx) (err error) {
-		o, err = s.charge(ctx, tx, r, fee)
+		o, err = s.charge(ctx, tx, r, fee, now)
 		return err
 	})
 	if err != nil {
@@ -102,8 +105,7 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	return o, stateError(o)
 }
 
-func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64) (Order, error) {
-	now := s.now(ctx, r.MchID)
+func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64, now time.Time) (Order, error) {
 	owner, digest, key := r.owner(), r.digest(), r.owner()+"/"+r.OutTradeNo
 	if o, found, err := tx.Order(ctx, owner, r.OutTradeNo); err != nil || found {
 		if err != nil {

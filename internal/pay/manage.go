@@ -52,12 +52,12 @@ func (s *Service) withOrder(ctx context.Context, api string, r OrderRef, change 
 			return Order{}, err
 		}
 	}
+	now := s.now(ctx, r.MchID) // outside the transaction, as in Charge
 	var o Order
 	err := s.run(ctx, func(tx Tx) (err error) {
 		if o, err = s.find(ctx, tx, r); err != nil {
 			return err
 		}
-		now := s.now(ctx, r.MchID)
 		if err := s.settleExpired(ctx, tx, &o, now); err != nil || change == nil {
 			return err
 		}

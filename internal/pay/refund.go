@@ -71,15 +71,16 @@ func (s *Service) Refund(ctx context.Context, r RefundRequest) (Refund, Order, e
 		ref Refund
 		o   Order
 	)
+	now := s.now(ctx, r.MchID) // outside the transaction, as in Charge
 	err := s.run(ctx, func(tx Tx) (err error) {
-		ref, o, err = s.refund(ctx, tx, r, total, fee)
+		ref, o, err = s.refund(ctx, tx, r, total, fee, now)
 		return err
 	})
 	return ref, o, err
 }
 
-func (s *Service) refund(ctx context.Context, tx Tx, r RefundRequest, total, fee int64) (Refund, Order, error) {
-	now, owner, digest := s.now(ctx, r.MchID), r.owner(), r.digest()
+func (s *Service) refund(ctx context.Context, tx Tx, r RefundRequest, total, fee int64, now time.Time) (Refund, Order, error) {
+	owner, digest := r.owner(), r.digest()
 	if prev, found, err := tx.Refund(ctx, owner, r.OutRefundNo); err != nil {
 		return Refund{}, Order{}, err
 	} else if found {

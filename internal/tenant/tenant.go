@@ -136,7 +136,12 @@ type Service struct {
 }
 
 // NewService returns a Service.
-func NewService(s Store, c clock.Clock) *Service { return &Service{store: s, clock: c} }
+func NewService(s Store, c clock.Clock) *Service {
+	if c == nil {
+		c = clock.Real{}
+	}
+	return &Service{store: s, clock: c}
+}
 
 // CA returns the platform CA, creating it on first use.
 func (s *Service) CA(ctx context.Context) (*pki.CA, error) {
