@@ -2,8 +2,10 @@ package platform_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,6 +90,18 @@ func TestRefundNotificationReachesGopay(t *testing.T) {
 		n, attempts := storagetest.Must2(b.P.DB.Notification(ctx, list[0].ID))
 		if len(attempts) != 1 || attempts[0].HTTPStatus != 200 || !n.NextAt.Equal(attempts[0].DueAt.Add(15*time.Second)) {
 			t.Fatalf("attempt %+v, next %v", attempts, n.NextAt)
+		}
+		// The refused attempt and the waiting notification show on /metrics.
+		resp, err := b.httpsClient(nil).Get(b.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`facepay_notify_attempts_total{outcome="failed"} 1`, "facepay_notify_queue_depth 1", "facepay_notify_lateness_seconds_count 1"} {
+			if !strings.Contains(string(metrics), want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
 		}
 		// A refund without notify_url writes nothing to the outbox.
 		s.refund(t, "N-1", "NR-2", 500, 100)
