@@ -145,6 +145,18 @@ func TestEmulatorFlowThroughTheBinary(t *testing.T) {
 			if q := call("/pay/orderquery", gopay.BodyMap{"out_trade_no": "E2E-PAY-1"}, wechat.SignType_MD5); q.GetString("trade_state") != "SUCCESS" {
 				t.Fatalf("query after the fault: %v", q)
 			}
+			// A test clock set by a separate process is what the running server uses.
+			run(t, logs, append([]string{"admin", "clock", "create", "--mch", cr.MchID}, store...)...)
+			var clk struct {
+				Now string `json:"now"`
+			}
+			runJSON(t, logs, &clk, append([]string{"admin", "clock", "advance", "--mch", cr.MchID, "2h", "--json"}, store...)...)
+			if at, err := time.Parse(time.RFC3339, clk.Now); err != nil || at.Sub(time.Now()) < 110*time.Minute {
+				t.Fatalf("clock after advance 2h: %q %v", clk.Now, err)
+			}
+			if _, err := exec.Command(binary, append([]string{"admin", "face-code", "--authinfo", ai.GetString("authinfo"), "--payer", payer.PayerID}, store...)...).Output(); err == nil {
+				t.Fatal("authinfo still valid 2 h later on the merchant's test clock")
+			}
 			if out := run(t, logs, append([]string{"admin", "ledger", "audit"}, store...)...); !strings.Contains(out, "balanced: true") {
 				t.Fatalf("audit: %s", out)
 			}
