@@ -29,7 +29,6 @@ func TestNotificationsSurviveSIGKILL(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			ctx := context.Background()
 			store := []string{"--data", t.TempDir()}
 			if backend == "postgres" {
 				store = append(store, "--db", storagetest.PostgresSchema(t))
@@ -87,23 +86,7 @@ func TestNotificationsSurviveSIGKILL(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range refunds {
-				var code struct {
-					PayCode string `json:"pay_code"`
-				}
-				runJSON(t, logs, &code, append([]string{"admin", "pay-code", "--payer", payer.PayerID, "--json"}, store...)...)
-				out := "K-" + string(rune('A'+i/26)) + string(rune('a'+i%26))
-				bm := make(gopay.BodyMap)
-				bm.Set("nonce_str", v2wire.NonceStr()).Set("body", "x").Set("out_trade_no", out).Set("total_fee", 10).
-					Set("spbill_create_ip", "127.0.0.1").Set("auth_code", code.PayCode)
-				if rsp, err := c.Micropay(ctx, bm); err != nil || rsp.ResultCode != "SUCCESS" {
-					t.Fatalf("micropay: %+v %v", rsp, err)
-				}
-				rb := make(gopay.BodyMap)
-				rb.Set("nonce_str", v2wire.NonceStr()).Set("out_trade_no", out).Set("out_refund_no", "R"+out).
-					Set("total_fee", 10).Set("refund_fee", 10).Set("notify_url", recv.URL)
-				if rsp, _, err := c.Refund(ctx, rb); err != nil || rsp.ResultCode != "SUCCESS" {
-					t.Fatalf("refund: %+v %v", rsp, err)
-				}
+				payAndRefund(t, c, logs, store, payer.PayerID, fmt.Sprint("K-", i), recv.URL)
 			}
 			// Kill while deliveries are in flight: the receiver holds every answer.
 			waitFor(t, func() bool { d, _ := count(); return d >= 5 })
@@ -167,7 +150,6 @@ func waitFor(t *testing.T, cond func() bool) {
 // store: every notification is delivered, and never two attempts of one at once.
 func TestTwoInstancesOnPostgres(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	store := []string{"--data", t.TempDir(), "--db", storagetest.PostgresSchema(t)}
 	logs := &lockedBuffer{}
 	var cr tenant.Credentials
@@ -222,23 +204,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	}
 	const refunds = 30
 	for i := range refunds {
-		var code struct {
-			PayCode string `json:"pay_code"`
-		}
-		runJSON(t, logs, &code, append([]string{"admin", "pay-code", "--payer", payer.PayerID, "--json"}, store...)...)
-		out := fmt.Sprint("T2-", i)
-		bm := make(gopay.BodyMap)
-		bm.Set("nonce_str", v2wire.NonceStr()).Set("body", "x").Set("out_trade_no", out).Set("total_fee", 10).
-			Set("spbill_create_ip", "127.0.0.1").Set("auth_code", code.PayCode)
-		if rsp, err := c.Micropay(ctx, bm); err != nil || rsp.ResultCode != "SUCCESS" {
-			t.Fatalf("micropay: %+v %v", rsp, err)
-		}
-		rb := make(gopay.BodyMap)
-		rb.Set("nonce_str", v2wire.NonceStr()).Set("out_trade_no", out).Set("out_refund_no", "R"+out).
-			Set("total_fee", 10).Set("refund_fee", 10).Set("notify_url", recv.URL)
-		if rsp, _, err := c.Refund(ctx, rb); err != nil || rsp.ResultCode != "SUCCESS" {
-			t.Fatalf("refund: %+v %v", rsp, err)
-		}
+		payAndRefund(t, c, logs, store, payer.PayerID, fmt.Sprint("T2-", i), recv.URL)
 	}
 	// The refused first attempts are retried 15 s later by the schedule.
 	var delivered []json.RawMessage
@@ -261,4 +227,27 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 		total += k
 	}
 	t.Logf("two instances: %d notifications, %d attempts (%d refused first), never two attempts of one at once", refunds, total, fail)
+}
+
+// payAndRefund pays 10 fen with a fresh payment code and refunds it in full, asking for
+// a refund notification at notifyURL.
+func payAndRefund(t *testing.T, c *wechat.Client, logs *lockedBuffer, store []string, payerID, out, notifyURL string) {
+	t.Helper()
+	ctx := context.Background()
+	var code struct {
+		PayCode string `json:"pay_code"`
+	}
+	runJSON(t, logs, &code, append([]string{"admin", "pay-code", "--payer", payerID, "--json"}, store...)...)
+	bm := make(gopay.BodyMap)
+	bm.Set("nonce_str", v2wire.NonceStr()).Set("body", "x").Set("out_trade_no", out).Set("total_fee", 10).
+		Set("spbill_create_ip", "127.0.0.1").Set("auth_code", code.PayCode)
+	if rsp, err := c.Micropay(ctx, bm); err != nil || rsp.ResultCode != "SUCCESS" {
+		t.Fatalf("micropay: %+v %v", rsp, err)
+	}
+	rb := make(gopay.BodyMap)
+	rb.Set("nonce_str", v2wire.NonceStr()).Set("out_trade_no", out).Set("out_refund_no", "R"+out).
+		Set("total_fee", 10).Set("refund_fee", 10).Set("notify_url", notifyURL)
+	if rsp, _, err := c.Refund(ctx, rb); err != nil || rsp.ResultCode != "SUCCESS" {
+		t.Fatalf("refund: %+v %v", rsp, err)
+	}
 }
