@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t testing.TB) Backend) {
 		"LedgerNoOverdraft":    testLedgerNoOverdraft,
 		"LedgerPropertyRandom": testLedgerProperty,
 		"TxIsolation":          testTxIsolation,
+		"FaceTemplates":        testFaceTemplates,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
