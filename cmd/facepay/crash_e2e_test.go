@@ -29,10 +29,7 @@ func TestNotificationsSurviveSIGKILL(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			store := []string{"--data", t.TempDir()}
-			if backend == "postgres" {
-				store = append(store, "--db", storagetest.PostgresSchema(t))
-			}
+			store := storeArgs(t, backend)
 			logs := &lockedBuffer{}
 			var cr tenant.Credentials
 			runJSON(t, logs, &cr, append([]string{"admin", "merchant", "create", "--json"}, store...)...)
@@ -43,14 +40,8 @@ func TestNotificationsSurviveSIGKILL(t *testing.T) {
 				hold     = make(chan struct{}) // closed after the kill: until then no delivery is answered
 			)
 			recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				req, err := wechat.ParseRefundNotify(r)
-				if err != nil {
-					w.WriteHeader(400)
-					return
-				}
-				info, err := wechat.DecryptRefundNotifyReqInfo(req.ReqInfo, cr.APIKey)
-				if err != nil {
-					w.WriteHeader(400)
+				info, ok := readRefundNotify(w, r, cr.APIKey)
+				if !ok {
 					return
 				}
 				mu.Lock()
@@ -160,14 +151,8 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 		maxInFlight, fail int
 	)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := wechat.ParseRefundNotify(r)
-		if err != nil {
-			w.WriteHeader(400)
-			return
-		}
-		info, err := wechat.DecryptRefundNotifyReqInfo(req.ReqInfo, cr.APIKey)
-		if err != nil {
-			w.WriteHeader(400)
+		info, ok := readRefundNotify(w, r, cr.APIKey)
+		if !ok {
 			return
 		}
 		id := info.OutRefundNo
@@ -250,4 +235,18 @@ func payAndRefund(t *testing.T, c *wechat.Client, logs *lockedBuffer, store []st
 	if rsp, _, err := c.Refund(ctx, rb); err != nil || rsp.ResultCode != "SUCCESS" {
 		t.Fatalf("refund: %+v %v", rsp, err)
 	}
+}
+
+// readRefundNotify reads a refund notification with gopay's own parser and req_info
+// helper; a notification they cannot read is answered 400.
+func readRefundNotify(w http.ResponseWriter, r *http.Request, apiKey string) (*wechat.RefundNotify, bool) {
+	req, err := wechat.ParseRefundNotify(r)
+	if err == nil {
+		var info *wechat.RefundNotify
+		if info, err = wechat.DecryptRefundNotifyReqInfo(req.ReqInfo, apiKey); err == nil {
+			return info, true
+		}
+	}
+	w.WriteHeader(http.StatusBadRequest)
+	return nil, false
 }

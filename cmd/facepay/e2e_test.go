@@ -20,7 +20,6 @@ import (
 	"github.com/go-pay/gopay"
 	"github.com/go-pay/gopay/wechat"
 
-	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
@@ -77,10 +76,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			store := []string{"--data", t.TempDir()}
-			if backend == "postgres" {
-				store = append(store, "--db", storagetest.PostgresSchema(t))
-			}
+			store := storeArgs(t, backend)
 			logs := &lockedBuffer{}
 			var cr tenant.Credentials
 			if err := json.Unmarshal([]byte(run(t, logs, append([]string{"admin", "merchant", "create", "--json"}, store...)...)), &cr); err != nil {

@@ -20,6 +20,16 @@ import (
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
 
+// storeArgs are the --data (and, for PostgreSQL, --db) flags of a fresh store.
+func storeArgs(t *testing.T, backend string) []string {
+	t.Helper()
+	store := []string{"--data", t.TempDir()}
+	if backend == "postgres" {
+		store = append(store, "--db", storagetest.PostgresSchema(t))
+	}
+	return store
+}
+
 // startServe runs `facepay serve` on store and returns its URL.
 func startServe(t *testing.T, logs *lockedBuffer, store []string) string {
 	t.Helper()
@@ -63,10 +73,7 @@ func TestEmulatorFlowThroughTheBinary(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			store := []string{"--data", t.TempDir()}
-			if backend == "postgres" {
-				store = append(store, "--db", storagetest.PostgresSchema(t))
-			}
+			store := storeArgs(t, backend)
 			logs := &lockedBuffer{}
 			var cr tenant.Credentials
 			runJSON(t, logs, &cr, append([]string{"admin", "merchant", "create", "--json"}, store...)...)

@@ -69,25 +69,15 @@ func (h payHandlers) charge(api string) HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		// Only fields that gopay's MicropayResponse declares: it checks the sign over those.
 		out := v2wire.NewMessage()
 		setIf(out, "device_info", o.DeviceInfo)
-		out.Set("openid", o.OpenID)
-		out.Set("is_subscribe", "N")
-		if o.SubOpenID != "" {
-			out.Set("sub_openid", o.SubOpenID)
-			out.Set("sub_is_subscribe", "N")
-		}
 		out.Set("trade_type", o.TradeType)
-		out.Set("bank_type", "OTHERS")
 		out.Set("fee_type", o.FeeType)
 		out.SetInt("total_fee", o.TotalFee)
-		out.Set("cash_fee_type", o.FeeType)
-		out.SetInt("cash_fee", o.TotalFee)
 		out.Set("transaction_id", o.TransactionID)
 		out.Set("out_trade_no", o.OutTradeNo)
 		setIf(out, "attach", o.Attach)
-		out.Set("time_end", compact(o.PaidAt))
+		setPaid(out, o)
 		return out, nil
 	}
 }
@@ -114,16 +104,7 @@ func (h payHandlers) query(api string) HandlerFunc {
 		out.Set("trade_type", o.TradeType)
 		setIf(out, "attach", o.Attach)
 		if o.State == pay.StateSuccess || o.State == pay.StateRefund {
-			out.Set("openid", o.OpenID)
-			out.Set("is_subscribe", "N")
-			if o.SubOpenID != "" {
-				out.Set("sub_openid", o.SubOpenID)
-				out.Set("sub_is_subscribe", "N")
-			}
-			out.Set("bank_type", "OTHERS")
-			out.SetInt("cash_fee", o.TotalFee)
-			out.Set("cash_fee_type", o.FeeType)
-			out.Set("time_end", compact(o.PaidAt))
+			setPaid(out, o)
 		}
 		if api == "facepayquery" {
 			out.SetInt("consume_fee", 0)
@@ -216,6 +197,21 @@ func (h payHandlers) refundQuery(ctx context.Context, r *Request) (*v2wire.Messa
 		}
 	}
 	return out, nil
+}
+
+// setPaid writes the fields a paid order answers with, all of them ones gopay's typed
+// MicropayResponse declares (it checks the sign over those).
+func setPaid(out *v2wire.Message, o pay.Order) {
+	out.Set("openid", o.OpenID)
+	out.Set("is_subscribe", "N")
+	if o.SubOpenID != "" {
+		out.Set("sub_openid", o.SubOpenID)
+		out.Set("sub_is_subscribe", "N")
+	}
+	out.Set("bank_type", "OTHERS")
+	out.Set("cash_fee_type", o.FeeType)
+	out.SetInt("cash_fee", o.TotalFee)
+	out.Set("time_end", compact(o.PaidAt))
 }
 
 func setIf(m *v2wire.Message, name, value string) {
