@@ -5,7 +5,7 @@ ADDR      ?= 127.0.0.1:8443
 FUZZTIME  ?= 20s
 BIN       := bin/facepay
 
-.PHONY: run build test test-go vet fuzz clean help
+.PHONY: run build models test test-go vet fuzz clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -13,13 +13,19 @@ help: ## list the targets
 build: ## build bin/facepay
 	$(GO) build -o $(BIN) ./cmd/facepay
 
-run: build ## build and start the platform on SQLite in ./data
+models: ## install the pinned onnxruntime, face models and test photos into the cache (once; later runs download nothing)
+	$(GO) run ./cmd/facepay models install
+
+run: build models ## build and start the platform on SQLite in ./data
 	$(BIN) serve --data $(DATA) --addr $(ADDR)
 
-test: ## vet, then every test on SQLite and PostgreSQL (starts PostgreSQL if needed), then a short fuzz run
+test: models ## vet, then every test on SQLite and PostgreSQL (starts PostgreSQL if needed), then a short fuzz run
 	./scripts/ensure-postgres.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	@# Face tests skip when the model cache is missing; here it is installed, so a skip is a failure.
+	FACEPAY_REQUIRE_MODELS=1 $(GO) test -count=1 -timeout 20m ./...
+	@# The face engine must still build, and say why it cannot run, without a C toolchain.
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/facepay
 	@# A count, not a duration: a duration can expire while the fuzzer minimises a new
 	@# input, which go test reports as a failure (context deadline exceeded).
 	$(MAKE) --no-print-directory fuzz FUZZTIME=100000x

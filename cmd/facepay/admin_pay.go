@@ -28,7 +28,7 @@ func withPay(ctx context.Context, f *storeFlags, fn func(svc *pay.Service) error
 // emulatorCommands are the stand-ins for payers, their phones and terminals, until a
 // real kiosk exists: they work on the same store while serve runs.
 func emulatorCommands() []*cobra.Command {
-	return []*cobra.Command{newPayerCmd(), newRawdataCmd(), newFaceCodeCmd(), newPayCodeCmd(), newFaultCmd(), newOrderCmd(), newNotifyCmd(), newClockCmd()}
+	return []*cobra.Command{newPayerCmd(), newRawdataCmd(), newFaceCodeCmd(), newFaceCmd(), newPayCodeCmd(), newFaultCmd(), newOrderCmd(), newNotifyCmd(), newClockCmd()}
 }
 
 func newPayerCmd() *cobra.Command {
@@ -115,17 +115,30 @@ private key is not kept: each call is a new terminal.`,
 
 func newFaceCodeCmd() *cobra.Command {
 	var (
-		store             storeFlags
-		authinfo, payerID string
-		asJSON            bool
+		store                          storeFlags
+		ff                             faceFlags
+		authinfo, payerID, photo, tail string
+		asJSON                         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "face-code",
-		Short: "Mint the face_code a terminal returns when it recognises --payer (getWxpayfaceCode)",
+		Short: "Mint the face_code a terminal returns when it recognises a payer (getWxpayfaceCode)",
 		Long: fmt.Sprintf(`Mint a single-use face_code bound to the payer and to the authinfo (so to its merchant,
-appid and terminal), valid for %s. Expired or foreign authinfo is refused.`, pay.FaceCodeTTL),
+appid and terminal), valid for %s. Expired or foreign authinfo is refused.
+
+With --photo the payer is whoever the face engine recognises in the photo among the
+enrolled payers (admin face enroll); the code is minted only if the face is recognised.
+With --payer the recognition step is skipped.`, pay.FaceCodeTTL),
+		Example: `  facepay admin face-code --data ./data --authinfo "$AUTHINFO" --photo alice.jpg --json
+  facepay admin face-code --data ./data --authinfo "$AUTHINFO" --payer P123456789012`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (payerID == "") == (photo == "") {
+				return fmt.Errorf("give exactly one of --payer and --photo")
+			}
+			if photo != "" {
+				return faceCodeByPhoto(cmd, &store, &ff, authinfo, photo, tail, asJSON)
+			}
 			return withPay(cmd.Context(), &store, func(svc *pay.Service) error {
 				m, err := svc.MintFaceCode(cmd.Context(), authinfo, payerID)
 				if err != nil {
@@ -136,11 +149,13 @@ appid and terminal), valid for %s. Expired or foreign authinfo is refused.`, pay
 		},
 	}
 	store.register(cmd.Flags())
+	ff.register(cmd.Flags())
 	cmd.Flags().StringVar(&authinfo, "authinfo", "", "authinfo from get_wxpayface_authinfo")
-	cmd.Flags().StringVar(&payerID, "payer", "", "the recognised payer")
+	cmd.Flags().StringVar(&payerID, "payer", "", "the recognised payer (skips recognition)")
+	cmd.Flags().StringVar(&photo, "photo", "", "a photo of the payer's face, recognised against the payers' library")
+	cmd.Flags().StringVar(&tail, "phone-tail", "", "last 4 phone digits, when recognition asks for them (need_ext_verify)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("authinfo")
-	_ = cmd.MarkFlagRequired("payer")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/face"
 )
 
 func main() {
@@ -33,6 +34,10 @@ func describe(err error) string {
 }
 
 func exitCode(err error) int {
+	var fe *face.Error
+	if errors.As(err, &fe) {
+		return 3 // recognition answered, with an SDK error code
+	}
 	switch errcode.CodeOf(err) {
 	case errcode.Invalid, errcode.NotFound, errcode.Conflict:
 		return 2

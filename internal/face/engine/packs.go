@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/openfacepay/openfacepay/internal/face/modelpack"
+	"github.com/openfacepay/openfacepay/internal/face/onnx"
+)
+
+type closer interface{ Close() error }
+
+func buildParts(p *Parts, pack string, path func(modelpack.Role) (string, error), cache string, o onnx.Options) error {
+	add := func(c closer) { p.closers = append(p.closers, c.Close) }
+	switch pack {
+	case "faceplugin":
+		dp, err := path(modelpack.RoleDetector)
+		if err != nil {
+			return err
+		}
+		det, err := NewUltraFace(dp, o)
+		if err != nil {
+			return err
+		}
+		add(det)
+		p.Detector = det
+		lp, err := path(modelpack.RoleLandmarks)
+		if err != nil {
+			return err
+		}
+		lm, err := NewLandmark68(lp, o)
+		if err != nil {
+			return err
+		}
+		add(lm)
+		p.Landmarks = lm
+		ep, err := path(modelpack.RoleEmbedder)
+		if err != nil {
+			return err
+		}
+		emb, err := NewMobileFaceNet(ep, o)
+		if err != nil {
+			return err
+		}
+		add(emb)
+		p.Embedder = emb
+		ap, err := path(modelpack.RoleAntiSpoof)
+		if err != nil {
+			return err
+		}
+		as, err := NewMiniFAS(ap, o)
+		if err != nil {
+			return err
+		}
+		add(as)
+		p.AntiSpoof = as
+		return nil
+	}
+	return fmt.Errorf("pack %q has no engine wiring", pack)
+}

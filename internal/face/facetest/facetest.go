@@ -1,0 +1,89 @@
+// Package facetest gives tests a loaded face engine and the packaged photographs.
+// Without the model cache a test skips with the command that installs it, unless
+// FACEPAY_REQUIRE_MODELS is set (make test sets it), where a skip would hide a gap.
+package facetest
+
+import (
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/openfacepay/openfacepay/internal/face/engine"
+	"github.com/openfacepay/openfacepay/internal/face/modelpack"
+	"github.com/openfacepay/openfacepay/internal/face/onnx"
+	"github.com/openfacepay/openfacepay/internal/face/vision"
+)
+
+// Engines are shared by the tests of one package: loading a pack costs a second.
+var (
+	mu      sync.Mutex
+	engines = map[string]*engine.Engine{}
+)
+
+func unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("FACEPAY_REQUIRE_MODELS") != "" {
+		t.Fatalf("face engine required: %s", why)
+	}
+	t.Skipf("face engine not available (%s); run `make models`", why)
+}
+
+// Engine returns the named pack ("" for the default), loaded once per test binary.
+func Engine(t testing.TB, pack string) *engine.Engine {
+	t.Helper()
+	if !onnx.Available() {
+		unavailable(t, onnx.ErrUnavailable.Error())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if e, ok := engines[pack]; ok {
+		return e
+	}
+	if _, err := modelpack.Verify(modelpack.CacheDir(), "onnxruntime"); err != nil {
+		unavailable(t, err.Error())
+	}
+	e, err := engine.Open(engine.Config{Pack: pack, Threads: 2})
+	if err != nil {
+		t.Fatalf("open pack %q: %v", pack, err)
+	}
+	engines[pack] = e
+	return e
+}
+
+// Photo decodes a packaged photograph by artefact key.
+func Photo(t testing.TB, key string) *vision.Image {
+	t.Helper()
+	p, err := modelpack.Verify(modelpack.CacheDir(), key)
+	if err != nil {
+		unavailable(t, err.Error())
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := vision.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// PhotoPath is the verified path of a packaged photograph.
+func PhotoPath(t testing.TB, key string) string {
+	t.Helper()
+	p, err := modelpack.Verify(modelpack.CacheDir(), key)
+	if err != nil {
+		unavailable(t, err.Error())
+	}
+	return p
+}
+
+// Packs lists every pack name, for tests that run on each.
+func Packs() []string {
+	var out []string
+	for _, p := range modelpack.Packs() {
+		out = append(out, p.Name)
+	}
+	return out
+}
