@@ -16,10 +16,19 @@ import (
 )
 
 // Point is a position in pixels.
-type Point struct{ X, Y float32 }
+type Point struct {
+	X float32 `json:"x"`
+	Y float32 `json:"y"`
+}
 
-// Rect is an axis-aligned box in pixels.
-type Rect struct{ X1, Y1, X2, Y2 float32 }
+// Rect is an axis-aligned box in pixels; its JSON names are the face SDK's
+// best_face_rect_left/top/right/bottom without the prefix.
+type Rect struct {
+	X1 float32 `json:"left"`
+	Y1 float32 `json:"top"`
+	X2 float32 `json:"right"`
+	Y2 float32 `json:"bottom"`
+}
 
 // W is the box width.
 func (r Rect) W() float32 { return r.X2 - r.X1 }
