@@ -335,6 +335,7 @@ func DlibGraph(manifestJSON, weights []byte) ([]byte, error) {
 // dlib's get_face_chip_details(size 150, padding 0.25) aligns them.
 type Dlib struct {
 	s     *onnx.Session
+	model []byte
 	scale float32 // input scale after the mean: dlib's 1/256 (tests set face-api's 1/255)
 }
 
@@ -356,7 +357,7 @@ func NewDlib(manifestPath, weightsPath string, o onnx.Options) (*Dlib, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dlib graph: %w", err)
 	}
-	return &Dlib{s: s, scale: dlibScale}, nil
+	return &Dlib{s: s, model: model, scale: dlibScale}, nil
 }
 
 // Close frees the model.
@@ -413,6 +414,17 @@ func (d *Dlib) Embed(chip *vision.Image) ([]float32, error) {
 	}
 	return d.run(chip.CHW(dlibMean, d.scale, false))
 }
+
+// Model implements ModelEmbedder.
+func (d *Dlib) Model() []byte { return d.model }
+
+// Input implements ModelEmbedder.
+func (d *Dlib) Input(chip *vision.Image) onnx.Tensor {
+	return onnx.Tensor{Shape: []int64{1, 3, 150, 150}, Data: chip.CHW(dlibMean, d.scale, false)}
+}
+
+// Run implements ModelEmbedder.
+func (d *Dlib) Run(in onnx.Tensor) ([]float32, error) { return d.run(in.Data) }
 
 func (d *Dlib) run(in []float32) ([]float32, error) {
 	out, err := d.s.Run(onnx.Tensor{Shape: []int64{1, 3, 150, 150}, Data: in})

@@ -174,15 +174,39 @@ func mean(ps []vision.Point) vision.Point {
 }
 
 // MobileFaceNet is the faceplugin 512-d embedder on ArcFace-aligned 112×112 chips.
-type MobileFaceNet struct{ s *onnx.Session }
+type MobileFaceNet struct {
+	s     *onnx.Session
+	model []byte
+}
 
 // NewMobileFaceNet loads fr_feature.onnx.
 func NewMobileFaceNet(path string, o onnx.Options) (*MobileFaceNet, error) {
-	s, err := loadModel(path, o)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return &MobileFaceNet{s: s}, nil
+	s, err := onnx.Load(b, o)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &MobileFaceNet{s: s, model: b}, nil
+}
+
+// Model implements ModelEmbedder.
+func (m *MobileFaceNet) Model() []byte { return m.model }
+
+// Input implements ModelEmbedder.
+func (m *MobileFaceNet) Input(chip *vision.Image) onnx.Tensor {
+	return onnx.Tensor{Shape: []int64{1, 3, 112, 112}, Data: chip.CHW([3]float32{127, 127, 127}, 1.0/128, false)}
+}
+
+// Run implements ModelEmbedder.
+func (m *MobileFaceNet) Run(in onnx.Tensor) ([]float32, error) {
+	out, err := m.s.Run(in)
+	if err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	return out[0].Data, nil
 }
 
 // Close frees the model.
@@ -204,12 +228,7 @@ func (m *MobileFaceNet) Template() [NumAlignPoints]vision.Point {
 
 // Embed implements Embedder.
 func (m *MobileFaceNet) Embed(chip *vision.Image) ([]float32, error) {
-	in := chip.CHW([3]float32{127, 127, 127}, 1.0/128, false)
-	out, err := m.s.Run(onnx.Tensor{Shape: []int64{1, 3, 112, 112}, Data: in})
-	if err != nil {
-		return nil, fmt.Errorf("embed: %w", err)
-	}
-	return out[0].Data, nil
+	return m.Run(m.Input(chip))
 }
 
 // MiniFAS is the faceplugin passive anti-spoof model.

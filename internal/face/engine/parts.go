@@ -4,7 +4,10 @@
 // L2-normalised embeddings. Packs are chosen by name from modelpack.
 package engine
 
-import "github.com/openfacepay/openfacepay/internal/face/vision"
+import (
+	"github.com/openfacepay/openfacepay/internal/face/onnx"
+	"github.com/openfacepay/openfacepay/internal/face/vision"
+)
 
 // The alignment points every pack reports, in this order, in image pixels: the
 // eye on the image's left, the eye on the image's right, the nose tip and the
@@ -47,6 +50,16 @@ type Embedder interface {
 	Template() [NumAlignPoints]vision.Point
 	// Embed returns the raw (not yet normalised) template of one chip.
 	Embed(chip *vision.Image) ([]float32, error)
+}
+
+// ModelEmbedder is an embedder that is one ONNX model with one input, so that a
+// benchmark can run the very same model on the very same tensors in another
+// runtime (onnxruntime-node) and compare.
+type ModelEmbedder interface {
+	Embedder
+	Model() []byte
+	Input(chip *vision.Image) onnx.Tensor
+	Run(in onnx.Tensor) ([]float32, error)
 }
 
 // AntiSpoof scores how likely a detected face is a live person (0..1).
