@@ -12,6 +12,32 @@ type closer interface{ Close() error }
 func buildParts(p *Parts, pack string, path func(modelpack.Role) (string, error), cache string, o onnx.Options) error {
 	add := func(c closer) { p.closers = append(p.closers, c.Close) }
 	switch pack {
+	case "open":
+		dp, err := path(modelpack.RoleDetector)
+		if err != nil {
+			return err
+		}
+		det, err := NewBlazeFace(dp, o)
+		if err != nil {
+			return err
+		}
+		add(det)
+		p.Detector = det
+		mp, err := modelpack.Verify(cache, "dlib-manifest")
+		if err != nil {
+			return err
+		}
+		wp, err := path(modelpack.RoleEmbedder)
+		if err != nil {
+			return err
+		}
+		emb, err := NewDlib(mp, wp, o)
+		if err != nil {
+			return err
+		}
+		add(emb)
+		p.Embedder = emb
+		return nil
 	case "faceplugin":
 		dp, err := path(modelpack.RoleDetector)
 		if err != nil {

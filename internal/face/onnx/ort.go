@@ -56,6 +56,10 @@ type Options struct {
 
 // Load compiles a model held in memory.
 func Load(model []byte, o Options) (*Session, error) {
+	model = append([]byte(nil), model...) // FlushDenormals edits in place; the caller keeps its bytes
+	if _, err := FlushDenormals(model); err != nil {
+		return nil, err
+	}
 	ins, outs, err := ort.GetInputOutputInfoWithONNXData(model)
 	if err != nil {
 		return nil, fmt.Errorf("read model inputs: %w", err)
