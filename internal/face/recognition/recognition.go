@@ -29,7 +29,7 @@ type Service struct {
 
 // New builds a service whose rule is the pack's measured threshold and margin.
 func New(e *engine.Engine, store face.Store, now func() time.Time) *Service {
-	return &Service{Engine: e, Libs: face.NewLibraries(store, e.Dim()),
+	return &Service{Engine: e, Libs: face.NewLibraries(store, e.Dim()).ForModel(e.Model()),
 		Rule: face.Rule{Threshold: e.Pack.Threshold, Margin: e.Pack.Margin}, Now: now}
 }
 

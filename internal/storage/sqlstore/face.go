@@ -23,10 +23,10 @@ func (db *DB) PutTemplate(ctx context.Context, t face.Template) error {
 	}
 	sealed := db.sealer.Seal(facePurpose(t.Library, t.PersonID), raw)
 	return db.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO face_templates (library, person_id, phone_tail, dim, vector_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (library, person_id) DO UPDATE SET phone_tail = excluded.phone_tail, dim = excluded.dim,
+		_, err := tx.Exec(ctx, `INSERT INTO face_templates (library, person_id, phone_tail, model, dim, vector_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (library, person_id) DO UPDATE SET phone_tail = excluded.phone_tail, model = excluded.model, dim = excluded.dim,
 			vector_sealed = excluded.vector_sealed, created_at = excluded.created_at`,
-			t.Library, t.PersonID, t.PhoneTail, len(t.Vector), sealed, micros(t.CreatedAt))
+			t.Library, t.PersonID, t.PhoneTail, t.Model, len(t.Vector), sealed, micros(t.CreatedAt))
 		return err
 	})
 }
@@ -47,7 +47,7 @@ func (db *DB) DeleteTemplate(ctx context.Context, library, personID string) (fou
 
 // Templates implements face.Store.
 func (db *DB) Templates(ctx context.Context, library string) ([]face.Template, error) {
-	rows, err := db.query(ctx, `SELECT person_id, phone_tail, dim, vector_sealed, created_at FROM face_templates WHERE library = ? ORDER BY person_id`, library)
+	rows, err := db.query(ctx, `SELECT person_id, phone_tail, model, dim, vector_sealed, created_at FROM face_templates WHERE library = ? ORDER BY person_id`, library)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (db *DB) Templates(ctx context.Context, library string) ([]face.Template, e
 			sealed  []byte
 			created int64
 		)
-		if err := rows.Scan(&t.PersonID, &t.PhoneTail, &dim, &sealed, &created); err != nil {
+		if err := rows.Scan(&t.PersonID, &t.PhoneTail, &t.Model, &dim, &sealed, &created); err != nil {
 			return nil, err
 		}
 		raw, err := db.sealer.Open(facePurpose(library, t.PersonID), sealed)
