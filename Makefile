@@ -5,7 +5,7 @@ ADDR      ?= 127.0.0.1:8443
 FUZZTIME  ?= 20s
 BIN       := bin/facepay
 
-.PHONY: run build models test test-go vet fuzz clean help
+.PHONY: run build models bench-tools bench-face test test-go vet fuzz clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -15,6 +15,14 @@ build: ## build bin/facepay
 
 models: ## install the pinned onnxruntime, face models and test photos into the cache (once; later runs download nothing)
 	$(GO) run ./cmd/facepay models install
+
+bench-tools: ## build bin/searchbench (FAISS, hnswlib; installs Debian's libfaiss-dev and libhnswlib-dev) and install onnxruntime-node for bench face
+	./bench/searchbench/build.sh bin/searchbench
+	./bench/ortnode/setup.sh "$${XDG_CACHE_HOME:-$$HOME/.cache}/openfacepay/ortnode"
+
+bench-face: build models bench-tools ## the face benchmarks of the README: bench face and bench face-quality
+	$(BIN) bench face
+	$(BIN) bench face-quality
 
 run: build models ## build and start the platform on SQLite in ./data
 	$(BIN) serve --data $(DATA) --addr $(ADDR)

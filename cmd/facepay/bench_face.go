@@ -3,12 +3,18 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/openfacepay/openfacepay/internal/bench"
+	"github.com/openfacepay/openfacepay/internal/face"
 	"github.com/openfacepay/openfacepay/internal/face/engine"
 	"github.com/openfacepay/openfacepay/internal/face/modelpack"
 	"github.com/openfacepay/openfacepay/internal/face/quality"
+	"github.com/openfacepay/openfacepay/internal/face/vision"
 )
 
 // packNames resolves --pack: one name, or every pack for "all".
@@ -81,3 +87,143 @@ robustness to camera changes, not to ageing, expression or another day's light.`
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
+
+func newBenchFace() *cobra.Command {
+	var (
+		pack, cache, searchbench, nodeDir string
+		sizes                             []int
+		threads, iters, queries           int
+		skipSearch                        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "face",
+		Short: "Face engine speed per stage and pack, 1:N search against FAISS and hnswlib, embedding against onnxruntime-node",
+		Long: `Three measurements in one run:
+  1. per pack, the milliseconds of each stage: detection per image (a 512 px
+     portrait and a 1920 px group photo), landmarks, alignment, embedding and
+     anti-spoof per face;
+  2. per pack, the embedding model run here and by onnxruntime-node 1.30 on the
+     same model bytes and the same input tensors (every face of the packaged
+     photos), as a ratio, with the largest output difference;
+  3. 1:N search at each --sizes on RANDOM unit vectors (not faces: speed and
+     recall depend on count and dimension, and no package ships a million faces),
+     queries being stored rows moved to cosine ~0.95: p50/p99, recall@1 and memory
+     of the exact index and the HNSW graph, and of FAISS IndexFlatIP and hnswlib
+     on the same vectors, one query at a time on one thread.
+FAISS/hnswlib need the searchbench program and onnxruntime-node its Node package:
+` + "`make bench-tools`" + ` builds and installs both; missing ones are skipped and said so.`,
+		Example: `  make bench-tools && facepay bench face
+  facepay bench face --sizes 10000,100000 --pack open`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			photos, err := quality.LoadPhotos(cache)
+			if err != nil {
+				return err
+			}
+			byKey := map[string]*vision.Image{}
+			for _, p := range photos {
+				byKey[p.Key] = p.Image
+			}
+			if _, err := os.Stat(filepath.Join(nodeDir, "embed.cjs")); err != nil {
+				fmt.Fprintf(out, "onnxruntime-node not installed in %s (make bench-tools): comparison skipped\n", nodeDir)
+				nodeDir = ""
+			}
+			for _, name := range packNames(pack) {
+				e, err := engine.Open(engine.Config{Pack: name, Cache: cache, Threads: threads, Warn: os.Stderr})
+				if err != nil {
+					return err
+				}
+				st, err := bench.RunFaceStages(e, bench.StageInput{Portrait: byKey["photo-grace-hopper"], PortraitName: "grace hopper",
+					Group: byKey["photo-sample1"], GroupName: "sample1"}, iters, os.Stderr)
+				if err != nil {
+					e.Close()
+					return err
+				}
+				var chips []*vision.Image
+				for _, p := range photos {
+					faces, err := e.Analyze(p.Image)
+					if err != nil {
+						e.Close()
+						return err
+					}
+					for _, f := range faces {
+						if f.Chip != nil {
+							chips = append(chips, f.Chip)
+						}
+					}
+				}
+				cmpRes, err := bench.RunEmbedCompare(cmd.Context(), e, chips, nodeDir, max(threads, 1), iters)
+				e.Close()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "pack %s, %d onnxruntime thread(s)\n", name, max(threads, 1))
+				w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+				fmt.Fprintln(w, "  stage\tper\tmean ms\tp50 ms\tp99 ms")
+				for _, s := range st.Stages {
+					fmt.Fprintf(w, "  %s\t%s\t%.2f\t%.2f\t%.2f\n", s.Name, s.Unit, ms(s.Mean), ms(s.P50), ms(s.P99))
+				}
+				w.Flush()
+				if cmpRes.NodeMS > 0 {
+					fmt.Fprintf(out, "  embedding, %d faces x %d: here %.2f ms, onnxruntime-node %.2f ms, ratio %.2f, max |output diff| %.2g\n",
+						cmpRes.Faces, iters, cmpRes.GoMS, cmpRes.NodeMS, cmpRes.Ratio, cmpRes.MaxDiff)
+				} else {
+					fmt.Fprintf(out, "  embedding, %d faces x %d: here %.2f ms\n", cmpRes.Faces, iters, cmpRes.GoMS)
+				}
+				fmt.Fprintln(out)
+			}
+			if skipSearch {
+				return nil
+			}
+			if _, err := os.Stat(searchbench); err != nil {
+				fmt.Fprintf(out, "searchbench not built at %s (make bench-tools): FAISS and hnswlib skipped\n", searchbench)
+				searchbench = ""
+			}
+			rows, err := bench.RunSearch(cmd.Context(), bench.SearchConfig{Sizes: sizes, Dim: 128, Queries: queries,
+				M: face.HNSWM, Ef: face.HNSWEf, External: searchbench, Progress: os.Stderr})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "1:N search, RANDOM 128-d unit vectors (not faces), %d queries at cosine ~0.95 to a stored row, one thread; HNSW M %d ef %d\n",
+				queries, face.HNSWM, face.HNSWEf)
+			w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+			fmt.Fprintln(w, "  size\timpl\tbuild s\tp50 µs\tp99 µs\trecall@1\tmemory MB\tp50 ratio")
+			ref := map[int]map[string]float64{}
+			for _, r := range rows {
+				if ref[r.Size] == nil {
+					ref[r.Size] = map[string]float64{}
+				}
+				ref[r.Size][r.Impl] = r.P50us
+			}
+			for _, r := range rows {
+				ratio := ""
+				switch r.Impl {
+				case "go exact":
+					if f := ref[r.Size]["faiss IndexFlatIP"]; f > 0 {
+						ratio = fmt.Sprintf("%.2fx FAISS", r.P50us/f)
+					}
+				case "go hnsw":
+					if h := ref[r.Size]["hnswlib"]; h > 0 {
+						ratio = fmt.Sprintf("%.2fx hnswlib", r.P50us/h)
+					}
+				}
+				fmt.Fprintf(w, "  %d\t%s\t%.1f\t%.0f\t%.0f\t%.3f\t%.0f\t%s\n", r.Size, r.Impl, r.BuildS, r.P50us, r.P99us, r.Recall, r.MemMB, ratio)
+			}
+			return w.Flush()
+		},
+	}
+	home, _ := os.UserCacheDir()
+	cmd.Flags().StringVar(&pack, "pack", "all", "pack to measure: open, faceplugin or all")
+	cmd.Flags().StringVar(&cache, "models", modelpack.CacheDir(), "model cache folder")
+	cmd.Flags().IntVar(&threads, "threads", 2, "onnxruntime intra-op threads, here and in Node")
+	cmd.Flags().IntVar(&iters, "iterations", 20, "runs of each stage")
+	cmd.Flags().IntSliceVar(&sizes, "sizes", []int{10_000, 100_000, 1_000_000}, "library sizes for the search benchmark")
+	cmd.Flags().IntVar(&queries, "queries", 1000, "search queries per size")
+	cmd.Flags().BoolVar(&skipSearch, "skip-search", false, "measure the engine only")
+	cmd.Flags().StringVar(&searchbench, "searchbench", "bin/searchbench", "the FAISS/hnswlib program (make bench-tools)")
+	cmd.Flags().StringVar(&nodeDir, "node", filepath.Join(home, "openfacepay", "ortnode"), "onnxruntime-node folder (make bench-tools)")
+	return cmd
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -2,7 +2,6 @@ package face
 
 import (
 	"cmp"
-	"container/heap"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -149,37 +148,71 @@ type scored struct {
 	score float32
 }
 
-// nearFirst pops the best score first; farFirst pops the worst first.
-type nearFirst []scored
-type farFirst []scored
+// beam is a binary heap of scored nodes without container/heap's interface
+// boxing, which cost a third of a search. best is true for a heap whose top is
+// the highest score and false for one whose top is the lowest.
+type beam struct {
+	s    []scored
+	best bool
+}
 
-func (s nearFirst) Len() int           { return len(s) }
-func (s nearFirst) Less(i, j int) bool { return s[i].score > s[j].score }
-func (s nearFirst) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
-func (s *nearFirst) Push(x any)        { *s = append(*s, x.(scored)) }
-func (s *nearFirst) Pop() any          { o := *s; x := o[len(o)-1]; *s = o[:len(o)-1]; return x }
-func (s farFirst) Len() int            { return len(s) }
-func (s farFirst) Less(i, j int) bool  { return s[i].score < s[j].score }
-func (s farFirst) Swap(i, j int)       { s[i], s[j] = s[j], s[i] }
-func (s *farFirst) Push(x any)         { *s = append(*s, x.(scored)) }
-func (s *farFirst) Pop() any           { o := *s; x := o[len(o)-1]; *s = o[:len(o)-1]; return x }
+func (b *beam) before(i, j int) bool {
+	if b.best {
+		return b.s[i].score > b.s[j].score
+	}
+	return b.s[i].score < b.s[j].score
+}
+
+func (b *beam) push(x scored) {
+	b.s = append(b.s, x)
+	for i := len(b.s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !b.before(i, p) {
+			break
+		}
+		b.s[i], b.s[p] = b.s[p], b.s[i]
+		i = p
+	}
+}
+
+func (b *beam) pop() scored {
+	top := b.s[0]
+	last := len(b.s) - 1
+	b.s[0] = b.s[last]
+	b.s = b.s[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < last && b.before(l, m) {
+			m = l
+		}
+		if r < last && b.before(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		b.s[i], b.s[m] = b.s[m], b.s[i]
+		i = m
+	}
+	return top
+}
 
 // searchLayer is the paper's SEARCH-LAYER: a beam of ef over one layer, best first.
 func (h *HNSW) searchLayer(q []float32, eps []scored, ef, layer int, seen *visits) []scored {
 	seen.reset(len(h.ids))
-	cand := make(nearFirst, 0, ef)
-	res := make(farFirst, 0, ef+1)
+	cand := beam{s: make([]scored, 0, 2*ef), best: true}
+	res := beam{s: make([]scored, 0, ef+1)}
 	for _, e := range eps {
 		seen.mark(e.id)
-		heap.Push(&cand, e)
-		heap.Push(&res, e)
+		cand.push(e)
+		res.push(e)
 	}
-	for len(res) > ef {
-		heap.Pop(&res)
+	for len(res.s) > ef {
+		res.pop()
 	}
-	for cand.Len() > 0 {
-		c := heap.Pop(&cand).(scored)
-		if res.Len() >= ef && c.score < res[0].score {
+	for len(cand.s) > 0 {
+		c := cand.pop()
+		if len(res.s) >= ef && c.score < res.s[0].score {
 			break
 		}
 		for _, n := range h.links[c.id][layer] {
@@ -187,18 +220,18 @@ func (h *HNSW) searchLayer(q []float32, eps []scored, ef, layer int, seen *visit
 				continue
 			}
 			s := vek32.Dot(q, h.vec(n))
-			if res.Len() < ef || s > res[0].score {
-				heap.Push(&cand, scored{n, s})
-				heap.Push(&res, scored{n, s})
-				if res.Len() > ef {
-					heap.Pop(&res)
+			if len(res.s) < ef || s > res.s[0].score {
+				cand.push(scored{n, s})
+				res.push(scored{n, s})
+				if len(res.s) > ef {
+					res.pop()
 				}
 			}
 		}
 	}
-	out := make([]scored, res.Len())
+	out := make([]scored, len(res.s))
 	for i := len(out) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(&res).(scored)
+		out[i] = res.pop()
 	}
 	return out
 }

@@ -21,7 +21,7 @@ func TestHNSWRecall(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	const dim, n = 128, 5000
-	h := NewHNSW(dim, hnswM, hnswEf)
+	h := NewHNSW(dim, HNSWM, HNSWEf)
 	vecs := make([][]float32, n)
 	for i := range vecs {
 		vecs[i] = synthetic(rng, dim)

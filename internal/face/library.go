@@ -41,11 +41,11 @@ type Libraries struct {
 // answers in under 1 ms at recall@1 ≥ 0.99 (README, `facepay bench face`).
 const ApproximateFrom = 50_000
 
-// hnswM and hnswEf are the graph's links per node and search beam; they reach
-// recall@1 ≥ 0.99 on 100 000 random 128-d vectors (`facepay bench face`).
+// HNSWM and HNSWEf are the graph's links per node and search beam; they reach
+// recall@1 ≥ 0.99 on random 128-d vectors up to a million (`facepay bench face`).
 const (
-	hnswM  = 16
-	hnswEf = 128
+	HNSWM  = 16
+	HNSWEf = 128
 )
 
 // grow replaces an exact index that has reached from rows by a graph.
@@ -54,7 +54,7 @@ func grow(s Searcher, from int) Searcher {
 	if !ok || x.Len() < from {
 		return s
 	}
-	h := NewHNSW(x.Dim(), hnswM, hnswEf)
+	h := NewHNSW(x.Dim(), HNSWM, HNSWEf)
 	x.Each(h.Put)
 	return h
 }
@@ -85,7 +85,7 @@ func (l *Libraries) index(ctx context.Context, library string) (Searcher, error)
 	}
 	var x Searcher = NewIndex(l.dim)
 	if len(ts) >= l.approxFrom {
-		x = NewHNSW(l.dim, hnswM, hnswEf)
+		x = NewHNSW(l.dim, HNSWM, HNSWEf)
 	}
 	for _, t := range ts {
 		if len(t.Vector) == l.dim && (l.model == "" || t.Model == l.model) {
