@@ -1,7 +1,8 @@
 // searchbench runs the same 1:N searches as `facepay bench face` with FAISS
 // IndexFlatIP (exact) and hnswlib (approximate), one query at a time on one thread,
 // as the Go side does, and prints JSON. Input (little-endian): int32 n, dim, nq, M,
-// efConstruction, ef; n*dim float32 rows; nq*dim float32 queries; nq int32 truths.
+// efConstruction, number of search efs; that many int32 efs; n*dim float32 rows;
+// nq*dim float32 queries; nq int32 truths.
 #include <faiss/IndexFlat.h>
 #include <hnswlib/hnswlib.h>
 #include <omp.h>
@@ -43,7 +44,9 @@ int main(int argc, char** argv) {
   std::ifstream in(argv[1], std::ios::binary);
   int32_t hdr[6];
   in.read(reinterpret_cast<char*>(hdr), sizeof hdr);
-  int n = hdr[0], dim = hdr[1], nq = hdr[2], M = hdr[3], efc = hdr[4], ef = hdr[5];
+  int n = hdr[0], dim = hdr[1], nq = hdr[2], M = hdr[3], efc = hdr[4], nef = hdr[5];
+  std::vector<int32_t> efs(nef);
+  in.read(reinterpret_cast<char*>(efs.data()), nef * 4);
   std::vector<float> base(size_t(n) * dim), qs(size_t(nq) * dim);
   std::vector<int32_t> truth(nq);
   in.read(reinterpret_cast<char*>(base.data()), base.size() * 4);
@@ -78,17 +81,21 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; i++) g.addPoint(base.data() + size_t(i) * dim, i);
   double buildS = std::chrono::duration<double>(clk::now() - t0).count();
   long hnswKB = rss_kb() - r0;
-  g.setEf(ef);
-  hits = 0;
-  for (int i = 0; i < nq; i++) {
-    auto t = clk::now();
-    auto res = g.searchKnn(qs.data() + size_t(i) * dim, 1);
-    lat[i] = std::chrono::duration<double, std::micro>(clk::now() - t).count();
-    hits += !res.empty() && int(res.top().second) == truth[i];
+  printf("{\"faiss_flat\":{\"p50_us\":%.2f,\"p99_us\":%.2f,\"recall\":%.4f,\"mem_kb\":%ld},\"hnswlib\":[",
+         fs.p50, fs.p99, fs.recall, flatKB);
+  for (int e = 0; e < nef; e++) {
+    g.setEf(efs[e]);
+    hits = 0;
+    for (int i = 0; i < nq; i++) {
+      auto t = clk::now();
+      auto res = g.searchKnn(qs.data() + size_t(i) * dim, 1);
+      lat[i] = std::chrono::duration<double, std::micro>(clk::now() - t).count();
+      hits += !res.empty() && int(res.top().second) == truth[i];
+    }
+    Stats hs = summarise(lat, hits);
+    printf("%s{\"ef\":%d,\"p50_us\":%.2f,\"p99_us\":%.2f,\"recall\":%.4f,\"mem_kb\":%ld,\"build_s\":%.2f}",
+           e ? "," : "", efs[e], hs.p50, hs.p99, hs.recall, hnswKB, buildS);
   }
-  Stats hs = summarise(lat, hits);
-  printf("{\"faiss_flat\":{\"p50_us\":%.2f,\"p99_us\":%.2f,\"recall\":%.4f,\"mem_kb\":%ld},"
-         "\"hnswlib\":{\"p50_us\":%.2f,\"p99_us\":%.2f,\"recall\":%.4f,\"mem_kb\":%ld,\"build_s\":%.2f}}\n",
-         fs.p50, fs.p99, fs.recall, flatKB, hs.p50, hs.p99, hs.recall, hnswKB, buildS);
+  printf("]}\n");
   return 0;
 }

@@ -93,6 +93,7 @@ func newBenchFace() *cobra.Command {
 		pack, cache, searchbench, nodeDir string
 		sizes                             []int
 		threads, iters, queries           int
+		efs                               []int
 		skipSearch                        bool
 	)
 	cmd := &cobra.Command{
@@ -181,34 +182,39 @@ FAISS/hnswlib need the searchbench program and onnxruntime-node its Node package
 				searchbench = ""
 			}
 			rows, err := bench.RunSearch(cmd.Context(), bench.SearchConfig{Sizes: sizes, Dim: 128, Queries: queries,
-				M: face.HNSWM, Ef: face.HNSWEf, External: searchbench, Progress: os.Stderr})
+				M: face.HNSWM, Ef: face.HNSWEf, Efs: efs, External: searchbench, Progress: os.Stderr})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "1:N search, RANDOM 128-d unit vectors (not faces), %d queries at cosine ~0.95 to a stored row, one thread; HNSW M %d ef %d\n",
+			fmt.Fprintf(out, "1:N search, RANDOM 128-d unit vectors (not faces), %d queries at cosine ~0.95 to a stored row, one thread; HNSW M %d, built with ef %d\n",
 				queries, face.HNSWM, face.HNSWEf)
 			w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
-			fmt.Fprintln(w, "  size\timpl\tbuild s\tp50 µs\tp99 µs\trecall@1\tmemory MB\tp50 ratio")
-			ref := map[int]map[string]float64{}
+			fmt.Fprintln(w, "  size\timpl\tef\tbuild s\tp50 µs\tp99 µs\trecall@1\tmemory MB\tp50 ratio")
+			type key struct {
+				size int
+				impl string
+				ef   int
+			}
+			ref := map[key]float64{}
 			for _, r := range rows {
-				if ref[r.Size] == nil {
-					ref[r.Size] = map[string]float64{}
-				}
-				ref[r.Size][r.Impl] = r.P50us
+				ref[key{r.Size, r.Impl, r.Ef}] = r.P50us
 			}
 			for _, r := range rows {
-				ratio := ""
+				ratio, ef := "", "-"
+				if r.Ef > 0 {
+					ef = fmt.Sprint(r.Ef)
+				}
 				switch r.Impl {
 				case "go exact":
-					if f := ref[r.Size]["faiss IndexFlatIP"]; f > 0 {
+					if f := ref[key{r.Size, "faiss IndexFlatIP", 0}]; f > 0 {
 						ratio = fmt.Sprintf("%.2fx FAISS", r.P50us/f)
 					}
 				case "go hnsw":
-					if h := ref[r.Size]["hnswlib"]; h > 0 {
+					if h := ref[key{r.Size, "hnswlib", r.Ef}]; h > 0 {
 						ratio = fmt.Sprintf("%.2fx hnswlib", r.P50us/h)
 					}
 				}
-				fmt.Fprintf(w, "  %d\t%s\t%.1f\t%.0f\t%.0f\t%.3f\t%.0f\t%s\n", r.Size, r.Impl, r.BuildS, r.P50us, r.P99us, r.Recall, r.MemMB, ratio)
+				fmt.Fprintf(w, "  %d\t%s\t%s\t%.1f\t%.0f\t%.0f\t%.3f\t%.0f\t%s\n", r.Size, r.Impl, ef, r.BuildS, r.P50us, r.P99us, r.Recall, r.MemMB, ratio)
 			}
 			return w.Flush()
 		},
@@ -220,6 +226,7 @@ FAISS/hnswlib need the searchbench program and onnxruntime-node its Node package
 	cmd.Flags().IntVar(&iters, "iterations", 20, "runs of each stage")
 	cmd.Flags().IntSliceVar(&sizes, "sizes", []int{10_000, 100_000, 1_000_000}, "library sizes for the search benchmark")
 	cmd.Flags().IntVar(&queries, "queries", 1000, "search queries per size")
+	cmd.Flags().IntSliceVar(&efs, "efs", []int{128, 512}, "HNSW search beams to measure on each graph (ours and hnswlib's)")
 	cmd.Flags().BoolVar(&skipSearch, "skip-search", false, "measure the engine only")
 	cmd.Flags().StringVar(&searchbench, "searchbench", "bin/searchbench", "the FAISS/hnswlib program (make bench-tools)")
 	cmd.Flags().StringVar(&nodeDir, "node", filepath.Join(home, "openfacepay", "ortnode"), "onnxruntime-node folder (make bench-tools)")

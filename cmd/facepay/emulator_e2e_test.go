@@ -65,6 +65,37 @@ func runJSON(t *testing.T, logs *lockedBuffer, v any, args ...string) {
 	}
 }
 
+// v2call is a signed v2 call through unmodified gopay whose answer must verify.
+type v2call func(path string, bm gopay.BodyMap, signType string) gopay.BodyMap
+
+// serveMerchant creates a merchant in a fresh store, starts `facepay serve` on it
+// and returns the store flags, the log buffer, the credentials and a gopay caller.
+func serveMerchant(t *testing.T, backend string) ([]string, *lockedBuffer, tenant.Credentials, v2call) {
+	t.Helper()
+	store := storeArgs(t, backend)
+	logs := &lockedBuffer{}
+	var cr tenant.Credentials
+	runJSON(t, logs, &cr, append([]string{"admin", "merchant", "create", "--json"}, store...)...)
+	url := startServe(t, logs, store)
+	c := wechat.NewClient(cr.AppID, cr.MchID, cr.APIKey, true)
+	c.BaseURL = url
+	call := func(path string, bm gopay.BodyMap, signType string) gopay.BodyMap {
+		t.Helper()
+		bm.Set("nonce_str", v2wire.NonceStr()).Set("sign_type", signType)
+		raw, err := c.PostWeChatAPISelf(context.Background(), bm, path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := make(gopay.BodyMap)
+		_ = xml.Unmarshal(raw, &res)
+		if ok, _ := wechat.VerifySign(cr.APIKey, signType, res); !ok {
+			t.Fatalf("%s answer does not verify: %s", path, raw)
+		}
+		return res
+	}
+	return store, logs, cr, call
+}
+
 // TestEmulatorFlowThroughTheBinary is the README's payment walk-through: every step a
 // separate `facepay admin` process against the store that `facepay serve` is serving,
 // and the merchant server's calls through unmodified gopay.
@@ -73,27 +104,7 @@ func TestEmulatorFlowThroughTheBinary(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			store := storeArgs(t, backend)
-			logs := &lockedBuffer{}
-			var cr tenant.Credentials
-			runJSON(t, logs, &cr, append([]string{"admin", "merchant", "create", "--json"}, store...)...)
-			url := startServe(t, logs, store)
-			c := wechat.NewClient(cr.AppID, cr.MchID, cr.APIKey, true)
-			c.BaseURL = url
-			call := func(path string, bm gopay.BodyMap, signType string) gopay.BodyMap {
-				t.Helper()
-				bm.Set("nonce_str", v2wire.NonceStr()).Set("sign_type", signType)
-				raw, err := c.PostWeChatAPISelf(context.Background(), bm, path, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res := make(gopay.BodyMap)
-				_ = xml.Unmarshal(raw, &res)
-				if ok, _ := wechat.VerifySign(cr.APIKey, signType, res); !ok {
-					t.Fatalf("%s answer does not verify: %s", path, raw)
-				}
-				return res
-			}
+			store, logs, cr, call := serveMerchant(t, backend)
 
 			var rd struct {
 				DeviceID string `json:"device_id"`

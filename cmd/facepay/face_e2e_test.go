@@ -2,9 +2,7 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"image/jpeg"
 	"os"
@@ -20,8 +18,6 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/face/facetest"
 	"github.com/openfacepay/openfacepay/internal/face/vision"
-	"github.com/openfacepay/openfacepay/internal/tenant"
-	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
 
 // faceFail runs a command that must fail with a recognition error and returns its err_code.
@@ -67,28 +63,15 @@ func TestFacePayByPhotoThroughTheBinary(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			store := storeArgs(t, backend)
-			logs := &lockedBuffer{}
-			var cr tenant.Credentials
-			runJSON(t, logs, &cr, append([]string{"admin", "merchant", "create", "--json"}, store...)...)
-			url := startServe(t, logs, store)
-			c := wechat.NewClient(cr.AppID, cr.MchID, cr.APIKey, true)
-			c.BaseURL = url
+			store, logs, _, call := serveMerchant(t, backend)
 			var rd struct {
 				Rawdata string `json:"rawdata"`
 			}
 			runJSON(t, logs, &rd, append([]string{"admin", "rawdata", "--json"}, store...)...)
-			bm := gopay.BodyMap{"store_id": "S1", "store_name": "食堂", "device_id": "KIOSK-1", "rawdata": rd.Rawdata,
-				"now": strconv.FormatInt(time.Now().Unix(), 10), "version": "1", "nonce_str": v2wire.NonceStr(), "sign_type": wechat.SignType_MD5}
-			raw, err := c.PostWeChatAPISelf(context.Background(), bm, "/face/get_wxpayface_authinfo", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ai := make(gopay.BodyMap)
-			_ = xml.Unmarshal(raw, &ai)
-			authinfo := ai.GetString("authinfo")
+			authinfo := call("/face/get_wxpayface_authinfo", gopay.BodyMap{"store_id": "S1", "store_name": "食堂", "device_id": "KIOSK-1",
+				"rawdata": rd.Rawdata, "now": strconv.FormatInt(time.Now().Unix(), 10), "version": "1"}, wechat.SignType_MD5).GetString("authinfo")
 			if authinfo == "" {
-				t.Fatalf("authinfo: %s", raw)
+				t.Fatal("no authinfo")
 			}
 
 			type payer struct {
@@ -124,16 +107,10 @@ func TestFacePayByPhotoThroughTheBinary(t *testing.T) {
 			if byFace.FaceCode == "" || byFace.OpenID != byID.OpenID {
 				t.Fatalf("face_code by photo is for %q, the enrolled payer is %q", byFace.OpenID, byID.OpenID)
 			}
-			bm = gopay.BodyMap{"body": "午餐", "out_trade_no": "FACE-1", "total_fee": 1200, "fee_type": "CNY", "spbill_create_ip": "127.0.0.1",
-				"face_code": byFace.FaceCode, "nonce_str": v2wire.NonceStr(), "sign_type": wechat.SignType_HMAC_SHA256}
-			raw, err = c.PostWeChatAPISelf(context.Background(), bm, "/pay/facepay", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			paid := make(gopay.BodyMap)
-			_ = xml.Unmarshal(raw, &paid)
+			paid := call("/pay/facepay", gopay.BodyMap{"body": "午餐", "out_trade_no": "FACE-1", "total_fee": 1200, "fee_type": "CNY",
+				"spbill_create_ip": "127.0.0.1", "face_code": byFace.FaceCode}, wechat.SignType_HMAC_SHA256)
 			if paid.GetString("result_code") != "SUCCESS" || paid.GetString("openid") != byID.OpenID {
-				t.Fatalf("facepay with a recognised face: %s", raw)
+				t.Fatalf("facepay with a recognised face: %v", paid)
 			}
 			var after payer
 			runJSON(t, logs, &after, append([]string{"admin", "payer", "show", "--payer", hopper.PayerID, "--json"}, store...)...)

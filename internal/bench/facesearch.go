@@ -26,7 +26,8 @@ type SearchConfig struct {
 	Sizes    []int
 	Dim      int
 	Queries  int
-	M, Ef    int    // the graph's links per node and search beam
+	M, Ef    int    // the graph's links per node and its beam while building
+	Efs      []int  // search beams to measure on the same graph (default Ef)
 	External string // the searchbench binary (FAISS, hnswlib); empty skips them
 	Progress io.Writer
 }
@@ -38,6 +39,7 @@ type SearchRow struct {
 	BuildS float64 `json:"build_s"`
 	P50us  float64 `json:"p50_us"`
 	P99us  float64 `json:"p99_us"`
+	Ef     int     `json:"ef,omitempty"`
 	Recall float64 `json:"recall_at_1"`
 	MemMB  float64 `json:"mem_mb"`
 }
@@ -80,21 +82,32 @@ func RunSearch(ctx context.Context, cfg SearchConfig) ([]SearchRow, error) {
 					say(cfg.Progress, "  %d/%d inserted (%s)", i+1, n, time.Since(t).Round(time.Second))
 				}
 			}
-			row := SearchRow{Size: n, Impl: impl, BuildS: time.Since(t).Seconds(), MemMB: float64(heap()-before) / (1 << 20)}
-			lat := make([]float64, cfg.Queries)
-			hits := 0
-			for i := range lat {
-				q := qs[i*cfg.Dim : (i+1)*cfg.Dim]
-				t := time.Now()
-				r := s.Search(q, 1)
-				lat[i] = float64(time.Since(t).Nanoseconds()) / 1000
-				if len(r) == 1 && r[0].PersonID == ids[truth[i]] {
-					hits++
-				}
+			build := SearchRow{Size: n, Impl: impl, BuildS: time.Since(t).Seconds(), MemMB: float64(heap()-before) / (1 << 20)}
+			efs := []int{0}
+			if _, ok := s.(*face.HNSW); ok {
+				efs = efsOf(cfg)
 			}
-			row.P50us, row.P99us = pct(lat)
-			row.Recall = float64(hits) / float64(cfg.Queries)
-			rows = append(rows, row)
+			for _, ef := range efs {
+				row := build
+				if g, ok := s.(*face.HNSW); ok {
+					g.SetEf(ef)
+					row.Ef = ef
+				}
+				lat := make([]float64, cfg.Queries)
+				hits := 0
+				for i := range lat {
+					q := qs[i*cfg.Dim : (i+1)*cfg.Dim]
+					t := time.Now()
+					r := s.Search(q, 1)
+					lat[i] = float64(time.Since(t).Nanoseconds()) / 1000
+					if len(r) == 1 && r[0].PersonID == ids[truth[i]] {
+						hits++
+					}
+				}
+				row.P50us, row.P99us = pct(lat)
+				row.Recall = float64(hits) / float64(cfg.Queries)
+				rows = append(rows, row)
+			}
 			runtime.KeepAlive(s)
 		}
 		if cfg.External != "" {
@@ -151,8 +164,13 @@ func runExternal(ctx context.Context, cfg SearchConfig, n int, base, qs []float3
 		return nil, err
 	}
 	defer os.Remove(f.Name())
-	hdr := []int32{int32(n), int32(cfg.Dim), int32(cfg.Queries), int32(cfg.M), int32(max(cfg.Ef, 100)), int32(cfg.Ef)}
-	for _, part := range []any{hdr, base, qs, truth} {
+	efs := efsOf(cfg)
+	hdr := []int32{int32(n), int32(cfg.Dim), int32(cfg.Queries), int32(cfg.M), int32(max(cfg.Ef, 100)), int32(len(efs))}
+	ef32 := make([]int32, len(efs))
+	for i, e := range efs {
+		ef32[i] = int32(e)
+	}
+	for _, part := range []any{hdr, ef32, base, qs, truth} {
 		if err := binary.Write(f, binary.LittleEndian, part); err != nil {
 			f.Close()
 			return nil, err
@@ -165,21 +183,31 @@ func runExternal(ctx context.Context, cfg SearchConfig, n int, base, qs []float3
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(cfg.External), err)
 	}
-	var r map[string]struct {
+	type res struct {
+		Ef     int     `json:"ef"`
 		P50    float64 `json:"p50_us"`
 		P99    float64 `json:"p99_us"`
 		Recall float64 `json:"recall"`
 		MemKB  float64 `json:"mem_kb"`
 		BuildS float64 `json:"build_s"`
 	}
+	var r struct {
+		Flat res   `json:"faiss_flat"`
+		HNSW []res `json:"hnswlib"`
+	}
 	if err := json.Unmarshal(out, &r); err != nil {
 		return nil, fmt.Errorf("searchbench output %q: %w", out, err)
 	}
-	var rows []SearchRow
-	for _, k := range []string{"faiss_flat", "hnswlib"} {
-		x := r[k]
-		name := map[string]string{"faiss_flat": "faiss IndexFlatIP", "hnswlib": "hnswlib"}[k]
-		rows = append(rows, SearchRow{Size: n, Impl: name, BuildS: x.BuildS, P50us: x.P50, P99us: x.P99, Recall: x.Recall, MemMB: x.MemKB / 1024})
+	rows := []SearchRow{{Size: n, Impl: "faiss IndexFlatIP", P50us: r.Flat.P50, P99us: r.Flat.P99, Recall: r.Flat.Recall, MemMB: r.Flat.MemKB / 1024}}
+	for _, x := range r.HNSW {
+		rows = append(rows, SearchRow{Size: n, Impl: "hnswlib", Ef: x.Ef, BuildS: x.BuildS, P50us: x.P50, P99us: x.P99, Recall: x.Recall, MemMB: x.MemKB / 1024})
 	}
 	return rows, nil
+}
+
+func efsOf(cfg SearchConfig) []int {
+	if len(cfg.Efs) == 0 {
+		return []int{cfg.Ef}
+	}
+	return cfg.Efs
 }

@@ -61,6 +61,13 @@ func NewHNSW(dim, m, ef int) *HNSW {
 // Dim is the template dimension.
 func (h *HNSW) Dim() int { return h.dim }
 
+// SetEf changes the search beam: wider finds the true neighbour more often, slower.
+func (h *HNSW) SetEf(ef int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ef = ef
+}
+
 // Len is the number of enrolled people.
 func (h *HNSW) Len() int {
 	h.mu.RLock()
