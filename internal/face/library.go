@@ -41,12 +41,26 @@ type Libraries struct {
 // answers in under 1 ms at recall@1 ≥ 0.99 (README, `facepay bench face`).
 const ApproximateFrom = 50_000
 
-// HNSWM and HNSWEf are the graph's links per node and search beam; they reach
-// recall@1 ≥ 0.99 on random 128-d vectors up to a million (`facepay bench face`).
+// HNSWM and HNSWEf are the graph's links per node and its construction (and
+// smallest search) beam; with them recall@1 is ≥ 0.99 on random 128-d vectors
+// up to 100 000, and efFor widens the search beam beyond (`facepay bench face`).
 const (
 	HNSWM  = 16
 	HNSWEf = 128
 )
+
+// efFor is the search beam for a graph of n templates: random 128-d vectors
+// needed ef 128 for recall@1 ≥ 0.99 up to 100 000 and ef 1 024 at 1 000 000
+// (0.986 at 512), in `facepay bench face`.
+func efFor(n int) int { return min(1024, max(HNSWEf, n/1000)) }
+
+// tune widens a graph's beam as it grows.
+func tune(s Searcher) Searcher {
+	if g, ok := s.(*HNSW); ok {
+		g.SetEf(efFor(g.Len()))
+	}
+	return s
+}
 
 // grow replaces an exact index that has reached from rows by a graph.
 func grow(s Searcher, from int) Searcher {
@@ -92,8 +106,8 @@ func (l *Libraries) index(ctx context.Context, library string) (Searcher, error)
 			x.Put(t.PersonID, t.PhoneTail, t.Vector)
 		}
 	}
-	l.idx[library] = x
-	return x, nil
+	l.idx[library] = tune(x)
+	return l.idx[library], nil
 }
 
 // Enrol stores a template (replacing the person's previous one) and indexes it.
@@ -114,7 +128,7 @@ func (l *Libraries) Enrol(ctx context.Context, t Template) error {
 	defer l.mu.Unlock()
 	x := l.idx[t.Library]
 	x.Put(t.PersonID, t.PhoneTail, t.Vector)
-	l.idx[t.Library] = grow(x, l.approxFrom)
+	l.idx[t.Library] = tune(grow(x, l.approxFrom))
 	return nil
 }
 
