@@ -27,12 +27,12 @@ type Store interface {
 // Libraries holds one in-memory index per library, loaded from the store on first
 // use and kept in step with it on every enrol and delete.
 type Libraries struct {
-	store Store
-	dim   int
+	store      Store
+	dim        int
 	model      string
 	approxFrom int
 	mu         sync.Mutex
-	idx   map[string]Searcher
+	idx        map[string]Searcher
 }
 
 // ApproximateFrom is the library size from which search switches from the exact
