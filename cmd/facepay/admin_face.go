@@ -90,41 +90,57 @@ func newFaceEnroll() *cobra.Command {
 		sf      storeFlags
 		ff      faceFlags
 		payerID string
-		photo   string
+		photos  []string
 		asJSON  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "enroll",
-		Short: "Enrol --payer's face from --photo (exactly one face, passing the quality gates)",
-		Long: `Detect, align and embed the one face of the photo, check the quality gates (face size,
-blur, pose, anti-spoof when the pack has it) and store the template, sealed, in the
-library; a second enrolment replaces the first. The payer's phone tail is stored with it,
-to resolve look-alikes. A photo with no face, several faces or a face failing a gate is
-refused with the reason.`,
-		Example: `  facepay admin face enroll --data ./data --payer P123456789012 --photo alice.jpg --json`,
-		Args:    cobra.NoArgs,
+		Short: "Enrol --payer's face from one or more --photo (each with exactly one face, passing the enrolment gates)",
+		Long: `Detect, align and embed the one face of each photo, check the enrolment gates (face size,
+blur, frontal pose) and store every good face as one of the payer's templates, sealed, in
+the library; identification compares a probe with all of them. A new enrolment replaces
+every earlier template. Photos from different days (light, hair, glasses) raise the
+recognition rate. The payer's phone tail is stored with them, to resolve look-alikes.
+
+A photo with no face, several faces, a face failing a gate, or a face too unlike the
+first kept photo (someone else) is left out with the reason; the enrolment fails only
+when no photo is kept. JPEG (turned upright by its EXIF orientation), PNG and WebP are
+read whatever the file is named.`,
+		Example: `  facepay admin face enroll --data ./data --payer P123456789012 --photo alice.jpg --json
+  facepay admin face enroll --data ./data --payer P123456789012 --photo alice-2024.jpg --photo alice-2025.jpg --photo alice-glasses.jpg`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			img, err := readPhoto(photo)
-			if err != nil {
-				return err
+			if len(photos) > face.MaxTemplates {
+				return fmt.Errorf("at most %d photos per person, got %d", face.MaxTemplates, len(photos))
+			}
+			var imgs []*vision.Image
+			for _, p := range photos {
+				img, err := readPhoto(p)
+				if err != nil {
+					return err
+				}
+				imgs = append(imgs, img)
 			}
 			return withFace(cmd.Context(), &sf, &ff, func(rec *recognition.Service, svc *pay.Service) error {
 				p, err := svc.Payer(cmd.Context(), payerID)
 				if err != nil {
 					return err
 				}
-				r, err := rec.Enrol(cmd.Context(), ff.library, p.PayerID, p.PhoneTail, img)
+				r, err := rec.Enrol(cmd.Context(), ff.library, p.PayerID, p.PhoneTail, imgs...)
 				if err != nil {
 					return err
 				}
-				return show(cmd, asJSON, r, fmt.Sprintf("enrolled %s in %s (%s)", r.PersonID, r.Library, r.Model))
+				for _, ref := range r.Refused {
+					fmt.Fprintf(cmd.ErrOrStderr(), "left out %s: %s\n", photos[ref.Photo], ref.Reason)
+				}
+				return show(cmd, asJSON, r, fmt.Sprintf("enrolled %s in %s with %d template(s) (%s)", r.PersonID, r.Library, r.Templates, r.Model))
 			})
 		},
 	}
 	sf.register(cmd.Flags())
 	ff.register(cmd.Flags())
 	cmd.Flags().StringVar(&payerID, "payer", "", "payer id (admin payer create)")
-	cmd.Flags().StringVar(&photo, "photo", "", "JPEG or PNG with exactly one face")
+	cmd.Flags().StringArrayVar(&photos, "photo", nil, fmt.Sprintf("photo with exactly one face (JPEG, PNG or WebP); repeat for up to %d", face.MaxTemplates))
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("payer")
 	_ = cmd.MarkFlagRequired("photo")
@@ -168,7 +184,7 @@ with that tail is error 271378587, none is 271378595). No usable face is 2713785
 	}
 	sf.register(cmd.Flags())
 	ff.register(cmd.Flags())
-	cmd.Flags().StringVar(&photo, "photo", "", "JPEG or PNG")
+	cmd.Flags().StringVar(&photo, "photo", "", "photo (JPEG, PNG or WebP)")
 	cmd.Flags().StringVar(&tail, "phone-tail", "", "last 4 digits of the payer's phone, to settle a look-alike")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("photo")

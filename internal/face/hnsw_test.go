@@ -95,48 +95,29 @@ func TestHNSWCompactsAfterChurn(t *testing.T) {
 	}
 }
 
-type memStore struct{ ts map[string]Template }
-
-func (m *memStore) PutTemplate(_ context.Context, t Template) error {
-	m.ts[t.Library+"/"+t.PersonID] = t
-	return nil
-}
-func (m *memStore) DeleteTemplate(_ context.Context, lib, id string) (bool, error) {
-	_, ok := m.ts[lib+"/"+id]
-	delete(m.ts, lib+"/"+id)
-	return ok, nil
-}
-func (m *memStore) Templates(_ context.Context, lib string) ([]Template, error) {
-	var out []Template
-	for _, t := range m.ts {
-		if t.Library == lib {
-			out = append(out, t)
-		}
-	}
-	return out, nil
-}
-
 // TestLibrarySwitchesToTheGraph grows a library past the switch size and checks
 // that every person is still found, on the graph, and after a reload.
 func TestLibrarySwitchesToTheGraph(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 8))
-	store := &memStore{ts: map[string]Template{}}
+	store := NewMemoryStore()
 	l := NewLibraries(store, 32).ForModel("m/32")
 	l.approxFrom = 200
 	vecs := map[string][]float32{}
 	for i := range 300 {
 		id := fmt.Sprint("P", i)
 		vecs[id] = synthetic(rng, 32)
-		if err := l.Enrol(ctx, Template{Library: "L", PersonID: id, Vector: vecs[id]}); err != nil {
+		if err := l.Enrol(ctx, Enrolment{Library: "L", PersonID: id, Vectors: [][]float32{vecs[id]}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, ok := l.idx["L"].(*HNSW); !ok {
 		t.Fatalf("library of 300 is %T, want the graph", l.idx["L"])
 	}
-	store.ts["L/X"] = Template{Library: "L", PersonID: "X", Model: "other/32", Vector: vecs["P0"]}
+	if err := store.ReplaceTemplates(ctx, "L", "X", []Template{{Library: "L", PersonID: "X", Model: "other/32", Vector: vecs["P0"]}}); err != nil {
+		t.Fatal(err)
+	}
 	reloaded := NewLibraries(store, 32).ForModel("m/32")
 	reloaded.approxFrom = 200
 	rule := Rule{Threshold: 0.99, Margin: 0.001}

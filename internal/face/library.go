@@ -3,25 +3,54 @@ package face
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Template is one enrolled person's face in a library.
+// Template is one of an enrolled person's faces in a library.
 type Template struct {
 	Library   string // an organisation or merchant id
 	PersonID  string
+	Seq       int // 0.. within the person: each enrolment photo is one template
 	PhoneTail string
 	Model     string    // the pack and embedder that made it (engine.Model)
 	Vector    []float32 // L2-normalised
 	CreatedAt time.Time
 }
 
+// MaxTemplates is how many faces one person may have: a few photos from other
+// days raise the 1:N rate (README, face recognition); more would let one person
+// crowd the candidates of a search.
+const MaxTemplates = 5
+
 // Store keeps templates; implementations seal the vectors at rest.
 type Store interface {
-	PutTemplate(ctx context.Context, t Template) error
+	// ReplaceTemplates makes ts (all of one person, Seq 0..) the person's only
+	// templates, in one transaction.
+	ReplaceTemplates(ctx context.Context, library, personID string, ts []Template) error
+	// DeleteTemplate removes every template of the person.
 	DeleteTemplate(ctx context.Context, library, personID string) (bool, error)
 	Templates(ctx context.Context, library string) ([]Template, error)
+}
+
+// Enrolment is one person's faces, replacing any enrolled before.
+type Enrolment struct {
+	Library   string
+	PersonID  string
+	PhoneTail string
+	Vectors   [][]float32 // 1..MaxTemplates templates, one per good photo
+	CreatedAt time.Time
+}
+
+// rowID names one template in an index; PersonIDs never contain the separator.
+func rowID(person string, seq int) string { return person + "\x00" + strconv.Itoa(seq) }
+
+func personOf(row string) string {
+	p, _, _ := strings.Cut(row, "\x00")
+	return p
 }
 
 // Libraries holds one in-memory index per library, loaded from the store on first
@@ -33,6 +62,7 @@ type Libraries struct {
 	approxFrom int
 	mu         sync.Mutex
 	idx        map[string]Searcher
+	rows       map[string]map[string]int // library → person → templates indexed
 }
 
 // ApproximateFrom is the library size from which search switches from the exact
@@ -75,7 +105,7 @@ func grow(s Searcher, from int) Searcher {
 
 // NewLibraries returns libraries of dim-dimensional templates over store.
 func NewLibraries(store Store, dim int) *Libraries {
-	return &Libraries{store: store, dim: dim, idx: map[string]Searcher{}, approxFrom: ApproximateFrom}
+	return &Libraries{store: store, dim: dim, idx: map[string]Searcher{}, rows: map[string]map[string]int{}, approxFrom: ApproximateFrom}
 }
 
 // ForModel makes the libraries keep to one model's templates: enrolments are
@@ -101,41 +131,79 @@ func (l *Libraries) index(ctx context.Context, library string) (Searcher, error)
 	if len(ts) >= l.approxFrom {
 		x = NewHNSW(l.dim, HNSWM, HNSWEf)
 	}
+	rows := map[string]int{}
 	for _, t := range ts {
 		if len(t.Vector) == l.dim && (l.model == "" || t.Model == l.model) {
-			x.Put(t.PersonID, t.PhoneTail, t.Vector)
+			x.Put(rowID(t.PersonID, t.Seq), t.PhoneTail, t.Vector)
+			rows[t.PersonID] = max(rows[t.PersonID], t.Seq+1)
 		}
 	}
 	l.idx[library] = tune(x)
+	l.rows[library] = rows
 	return l.idx[library], nil
 }
 
-// Enrol stores a template (replacing the person's previous one) and indexes it.
-func (l *Libraries) Enrol(ctx context.Context, t Template) error {
-	if len(t.Vector) != l.dim {
-		return fmt.Errorf("face: template has %d dimensions, the library %d", len(t.Vector), l.dim)
+// Enrol stores a person's templates (replacing every earlier one) and indexes them.
+func (l *Libraries) Enrol(ctx context.Context, e Enrolment) error {
+	if len(e.Vectors) == 0 || len(e.Vectors) > MaxTemplates {
+		return fmt.Errorf("face: an enrolment has 1 to %d templates, not %d", MaxTemplates, len(e.Vectors))
 	}
-	if _, err := l.index(ctx, t.Library); err != nil {
+	if e.PersonID == "" || strings.ContainsRune(e.PersonID, 0) {
+		return fmt.Errorf("face: person id %q is empty or holds a NUL", e.PersonID)
+	}
+	ts := make([]Template, len(e.Vectors))
+	for i, v := range e.Vectors {
+		if len(v) != l.dim {
+			return fmt.Errorf("face: template has %d dimensions, the library %d", len(v), l.dim)
+		}
+		ts[i] = Template{Library: e.Library, PersonID: e.PersonID, Seq: i, PhoneTail: e.PhoneTail, Model: l.model,
+			Vector: Normalize(append([]float32(nil), v...)), CreatedAt: e.CreatedAt}
+	}
+	if _, err := l.index(ctx, e.Library); err != nil {
 		return err
 	}
-	t.Vector = Normalize(append([]float32(nil), t.Vector...))
-	t.Model = l.model
-	if err := l.store.PutTemplate(ctx, t); err != nil {
+	if err := l.store.ReplaceTemplates(ctx, e.Library, e.PersonID, ts); err != nil {
 		return err
 	}
 	// Under the lock, so that a switch to the graph cannot lose a concurrent enrolment.
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	x := l.idx[t.Library]
-	x.Put(t.PersonID, t.PhoneTail, t.Vector)
-	l.idx[t.Library] = tune(grow(x, l.approxFrom))
+	x := l.idx[e.Library]
+	l.removeRows(x, e.Library, e.PersonID)
+	for _, t := range ts {
+		x.Put(rowID(t.PersonID, t.Seq), t.PhoneTail, t.Vector)
+	}
+	l.rows[e.Library][e.PersonID] = len(ts)
+	l.idx[e.Library] = tune(grow(x, l.approxFrom))
 	return nil
+}
+
+// removeRows drops a person's templates from an index; l.mu is held.
+func (l *Libraries) removeRows(x Searcher, library, person string) {
+	for seq := range l.rows[library][person] {
+		x.Remove(rowID(person, seq))
+	}
+	delete(l.rows[library], person)
+}
+
+// Vectors returns copies of a person's indexed templates (for evaluations).
+func (l *Libraries) Vectors(ctx context.Context, library, personID string) [][]float32 {
+	ts, err := l.store.Templates(ctx, library)
+	if err != nil {
+		return nil
+	}
+	var out [][]float32
+	for _, t := range ts {
+		if t.PersonID == personID && (l.model == "" || t.Model == l.model) {
+			out = append(out, t.Vector)
+		}
+	}
+	return out
 }
 
 // Delete removes a person from a library.
 func (l *Libraries) Delete(ctx context.Context, library, personID string) (bool, error) {
-	x, err := l.index(ctx, library)
-	if err != nil {
+	if _, err := l.index(ctx, library); err != nil {
 		return false, err
 	}
 	ok, err := l.store.DeleteTemplate(ctx, library, personID)
@@ -144,10 +212,7 @@ func (l *Libraries) Delete(ctx context.Context, library, personID string) (bool,
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if cur := l.idx[library]; cur != nil {
-		x = cur
-	}
-	x.Remove(personID)
+	l.removeRows(l.idx[library], library, personID)
 	return ok, nil
 }
 
@@ -158,5 +223,81 @@ func (l *Libraries) Identify(ctx context.Context, library string, probe []float3
 		return Identification{}, err
 	}
 	q := Normalize(append([]float32(nil), probe...))
-	return r.Decide(x.Search(q, 8)), nil
+	return r.Decide(byPerson(x.Search(q, searchK*MaxTemplates), searchK)), nil
+}
+
+// searchK is how many people a decision looks at.
+const searchK = 8
+
+// byPerson keeps each person's best template, best first, at most k people: a
+// person is as alike as their most alike photo.
+func byPerson(rows []Candidate, k int) []Candidate {
+	seen := map[string]bool{}
+	out := make([]Candidate, 0, k)
+	for _, c := range rows {
+		c.PersonID = personOf(c.PersonID)
+		if seen[c.PersonID] {
+			continue
+		}
+		seen[c.PersonID] = true
+		out = append(out, c)
+		if len(out) == k {
+			break
+		}
+	}
+	return out
+}
+
+// MemoryStore keeps templates in memory: for evaluations and tests that need no
+// durability. Vectors are copied in and out.
+type MemoryStore struct {
+	mu sync.Mutex
+	ts map[string][]Template // library/person → templates
+}
+
+// NewMemoryStore returns an empty store.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{ts: map[string][]Template{}} }
+
+// ReplaceTemplates implements Store.
+func (m *MemoryStore) ReplaceTemplates(_ context.Context, library, personID string, ts []Template) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cp := make([]Template, len(ts))
+	for i, t := range ts {
+		t.Vector = append([]float32(nil), t.Vector...)
+		cp[i] = t
+	}
+	m.ts[library+"\x00"+personID] = cp
+	return nil
+}
+
+// DeleteTemplate implements Store.
+func (m *MemoryStore) DeleteTemplate(_ context.Context, library, personID string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.ts[library+"\x00"+personID]
+	delete(m.ts, library+"\x00"+personID)
+	return ok, nil
+}
+
+// Templates implements Store.
+func (m *MemoryStore) Templates(_ context.Context, library string) ([]Template, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Template
+	for _, ts := range m.ts {
+		for _, t := range ts {
+			if t.Library == library {
+				t.Vector = append([]float32(nil), t.Vector...)
+				out = append(out, t)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].PersonID != out[j].PersonID {
+			return out[i].PersonID < out[j].PersonID
+		}
+		return out[i].Seq < out[j].Seq
+	})
+	return out, nil
 }

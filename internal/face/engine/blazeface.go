@@ -51,7 +51,7 @@ func (b *BlazeFace) Detect(img *vision.Image) ([]Detection, error) {
 	s := side / float64(b.size)
 	padX, padY := (side-float64(img.W))/2, (side-float64(img.H))/2
 	toImg := vision.Affine{A: s, C: 0.5*s - 0.5 - padX, E: s, F: 0.5*s - 0.5 - padY}
-	in := vision.Warp(img, toImg, b.size, b.size).HWC(127.5, 1/127.5)
+	in := vision.WarpSmooth(img, toImg, b.size, b.size).HWC(127.5, 1/127.5)
 	out, err := b.s.Run(onnx.Tensor{Shape: []int64{1, int64(b.size), int64(b.size), 3}, Data: in})
 	if err != nil {
 		return nil, fmt.Errorf("detect: %w", err)

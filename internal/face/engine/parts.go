@@ -73,5 +73,7 @@ type Parts struct {
 	Landmarks Landmarker
 	Embedder  Embedder
 	AntiSpoof AntiSpoof
-	closers   []func() error
+	// AlignPoints are the alignment points the chip is fitted to.
+	AlignPoints []int
+	closers     []func() error
 }

@@ -69,12 +69,17 @@ type Pack struct {
 	Warning  string // printed when the pack is selected; empty when there is nothing to warn about
 	Default  bool
 	Artefact map[Role]string // role → Artefact.Key
-	// Threshold is the cosine a match must reach and Margin the distance within
-	// which a second candidate is a look-alike. Both come from `facepay bench
-	// face-quality` (the README's table): the threshold sits above every
-	// other-face pair seen there, which is stricter than FAR 1e-3 on those photos.
+	// Threshold is the cosine (of mirror-averaged templates) a match must reach
+	// and Margin the distance within which a second candidate is a look-alike.
+	// Both were chosen once on a real identity set, several photos per person,
+	// and hold unchanged across colour, greyscale, small faces and strong JPEG
+	// (`facepay bench face-eval`, the README's table).
 	Threshold float32
 	Margin    float32
+	// SamePerson is the least score two enrolment photos of one person must
+	// reach: below the lowest same-person pair of the real identity set, above
+	// most other-person pairs, so it catches a photo of someone else.
+	SamePerson float32
 }
 
 var (
@@ -150,13 +155,13 @@ var packs = []Pack{
 	{Name: "open", Title: "BlazeFace + dlib ResNet 128-d", Default: true,
 		Licence:   "Apache-2.0 (BlazeFace) and public domain (dlib ResNet weights); graph written by OpenFacePay",
 		Artefact:  map[Role]string{RoleDetector: "blazeface-back", RoleEmbedder: "dlib-weights"},
-		Threshold: 0.95, Margin: 0.01},
+		Threshold: 0.94, Margin: 0.01, SamePerson: 0.88},
 	{Name: "faceplugin", Title: "UltraFace + 68 landmarks + MobileFaceNet 512-d + MiniFASNet",
 		Licence: faceplugin.Licence,
 		Warning: "the faceplugin pack's licence and training data are unclear: do not use it commercially without a statement from its vendor",
 		Artefact: map[Role]string{RoleDetector: "fp-detect", RoleLandmarks: "fp-landmark",
 			RoleEmbedder: "fp-feature", RoleAntiSpoof: "fp-liveness"},
-		Threshold: 0.5, Margin: 0.03},
+		Threshold: 0.44, Margin: 0.03, SamePerson: 0.2},
 }
 
 // Artefacts returns every pinned file in a stable order.

@@ -33,26 +33,72 @@ func New(e *engine.Engine, store face.Store, now func() time.Time) *Service {
 		Rule: face.Rule{Threshold: e.Pack.Threshold, Margin: e.Pack.Margin}, Now: now}
 }
 
-// Enrolled describes a stored template (never the template itself).
+// Enrolled describes the stored templates of a person (never the templates).
 type Enrolled struct {
-	Library  string         `json:"library"`
-	PersonID string         `json:"person_id"`
-	Model    string         `json:"model"`
-	Quality  engine.Quality `json:"quality"`
-	Timings  timingsMS      `json:"timings_ms"`
+	Library   string         `json:"library"`
+	PersonID  string         `json:"person_id"`
+	Model     string         `json:"model"`
+	Templates int            `json:"templates"`
+	Refused   []Refusal      `json:"refused,omitempty"`
+	Quality   engine.Quality `json:"quality"` // of the first kept photo
+	Timings   timingsMS      `json:"timings_ms"`
 }
 
-// Enrol stores the one good face of img as personID's template in library.
-func (s *Service) Enrol(ctx context.Context, library, personID, phoneTail string, img *vision.Image) (Enrolled, error) {
-	f, err := s.Engine.Enrol(img)
-	if err != nil {
+// Refusal says why one enrolment photo was not kept.
+type Refusal struct {
+	Photo  int    `json:"photo"` // 0-based, in the order given
+	Reason string `json:"reason"`
+}
+
+// ErrNotSamePerson refuses an enrolment photo whose face is too unlike the first
+// kept one: several photos of one person must be of that person.
+var ErrNotSamePerson = errors.New("not the same person as the first photo")
+
+// Enrol stores the one good face of each photo as personID's templates in
+// library, replacing any earlier enrolment. Photos that fail (no face, several,
+// a gate, another person than the first kept photo) are left out and reported;
+// when none is kept the enrolment fails with the first photo's reason.
+func (s *Service) Enrol(ctx context.Context, library, personID, phoneTail string, imgs ...*vision.Image) (Enrolled, error) {
+	if len(imgs) == 0 || len(imgs) > face.MaxTemplates {
+		return Enrolled{}, fmt.Errorf("enrolment takes 1 to %d photos, not %d", face.MaxTemplates, len(imgs))
+	}
+	r := Enrolled{Library: library, PersonID: personID, Model: s.Engine.Model()}
+	var kept [][]float32
+	var first error
+	for i, img := range imgs {
+		f, err := s.Engine.Enrol(img)
+		if err == nil && len(kept) > 0 && dot(kept[0], f.Embedding) < s.Engine.Pack.SamePerson {
+			err = fmt.Errorf("%w (score %.3f, need %.3f)", ErrNotSamePerson, dot(kept[0], f.Embedding), s.Engine.Pack.SamePerson)
+		}
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			r.Refused = append(r.Refused, Refusal{Photo: i, Reason: err.Error()})
+			continue
+		}
+		if len(kept) == 0 {
+			r.Quality, r.Timings = f.Quality, toMS(f.Timings, 0)
+		}
+		kept = append(kept, f.Embedding)
+	}
+	if len(kept) == 0 {
+		return r, first
+	}
+	e := face.Enrolment{Library: library, PersonID: personID, PhoneTail: phoneTail, Vectors: kept, CreatedAt: s.Now()}
+	if err := s.Libs.Enrol(ctx, e); err != nil {
 		return Enrolled{}, err
 	}
-	t := face.Template{Library: library, PersonID: personID, PhoneTail: phoneTail, Vector: f.Embedding, CreatedAt: s.Now()}
-	if err := s.Libs.Enrol(ctx, t); err != nil {
-		return Enrolled{}, err
+	r.Templates = len(kept)
+	return r, nil
+}
+
+func dot(a, b []float32) float32 {
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
 	}
-	return Enrolled{Library: library, PersonID: personID, Model: s.Engine.Model(), Quality: f.Quality, Timings: toMS(f.Timings, 0)}, nil
+	return s
 }
 
 // Result is an identification.

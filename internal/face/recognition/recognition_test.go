@@ -3,6 +3,9 @@ package recognition_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +69,54 @@ func TestLibrariesWithRealFaces(t *testing.T) {
 			})
 		})
 	}
+}
+
+func slicePhoto(t *testing.T, name string) *vision.Image {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "eval", "testdata", "deepface-slice", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := vision.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// TestEnrolSeveralPhotos enrols a person from photos taken on different days,
+// with a photo of someone else slipped in: that one is left out with its reason,
+// the others are kept, and a third photo of the person identifies them. A
+// re-enrolment from one photo replaces all the templates.
+func TestEnrolSeveralPhotos(t *testing.T) {
+	e := facetest.Engine(t, "")
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		ctx := context.Background()
+		rec := recognition.New(e, b.DB, func() time.Time { return t0 })
+		r, err := rec.Enrol(ctx, "ORG-A", "p01", "1111", slicePhoto(t, "p01/img62.jpg"), slicePhoto(t, "p05/img46.jpg"), slicePhoto(t, "p01/img16.jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Templates != 2 || len(r.Refused) != 1 || r.Refused[0].Photo != 1 || !strings.Contains(r.Refused[0].Reason, recognition.ErrNotSamePerson.Error()) {
+			t.Fatalf("enrolled %+v: want 2 templates and photo 1 refused as another person", r)
+		}
+		storagetest.Must(rec.Enrol(ctx, "ORG-A", "p05", "2222", slicePhoto(t, "p05/img46.jpg"), slicePhoto(t, "p05/img44.jpg")))
+		if got := storagetest.Must(rec.Identify(ctx, "ORG-A", slicePhoto(t, "p01/img17.jpg"), "")); got.Match == nil || got.Match.PersonID != "p01" {
+			t.Fatalf("third photo of p01: %+v", got)
+		}
+		if got := storagetest.Must(rec.Identify(ctx, "ORG-A", slicePhoto(t, "p05/img43.jpg"), "")); got.Match == nil || got.Match.PersonID != "p05" {
+			t.Fatalf("third photo of p05: %+v", got)
+		}
+		if n := len(rec.Libs.Vectors(ctx, "ORG-A", "p01")); n != 2 {
+			t.Fatalf("p01 has %d templates, want 2", n)
+		}
+		storagetest.Must(rec.Enrol(ctx, "ORG-A", "p01", "1111", slicePhoto(t, "p01/img17.jpg")))
+		if n := len(recognition.New(e, b.DB, time.Now).Libs.Vectors(ctx, "ORG-A", "p01")); n != 1 {
+			t.Fatalf("after re-enrolment p01 has %d templates, want 1", n)
+		}
+		if _, err := rec.Enrol(ctx, "ORG-A", "p02", "", facetest.Photo(t, "photo-landscape")); !errors.Is(err, engine.ErrNoFace) {
+			t.Fatalf("no usable photo: %v, want ErrNoFace", err)
+		}
+	})
 }

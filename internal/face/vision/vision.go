@@ -1,5 +1,5 @@
 // Package vision holds the image arithmetic the face engine needs and nothing
-// more: decoding JPEG and PNG into float RGB, bilinear warps by an affine map (every
+// more: decoding JPEG (with its EXIF orientation), PNG and WebP into float RGB, bilinear warps by an affine map (every
 // crop, resize and alignment is one), the least-squares similarity transform between
 // point sets, a sharpness measure, and packing pixels into model tensors.
 package vision
@@ -13,6 +13,8 @@ import (
 	_ "image/png"  // registers the PNG decoder for Decode
 	"io"
 	"math"
+
+	_ "golang.org/x/image/webp" // registers the WebP decoder: browsers and phones save WebP, often named .jpg
 )
 
 // Point is a position in pixels.
@@ -59,7 +61,9 @@ func New(w, h int) *Image { return &Image{W: w, H: h, Pix: make([]float32, w*h*3
 // MaxPixels bounds what Decode accepts, so a hostile upload cannot exhaust memory.
 const MaxPixels = 40_000_000
 
-// Decode reads a JPEG or PNG of at most MaxPixels.
+// Decode reads a JPEG, PNG or WebP of at most MaxPixels, recognised by its
+// content whatever the file is called. A JPEG is turned upright as its EXIF
+// orientation says, as a phone's gallery shows it.
 func Decode(r io.Reader) (*Image, error) {
 	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
 	if err != nil {
@@ -72,11 +76,15 @@ func Decode(r io.Reader) (*Image, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > MaxPixels {
 		return nil, fmt.Errorf("decode image: %dx%d is outside 1..%d pixels", cfg.Width, cfg.Height, MaxPixels)
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	img, format, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("decode image: %w", err)
 	}
-	return FromImage(img), nil
+	out := FromImage(img)
+	if format == "jpeg" {
+		out = orient(out, jpegOrientation(data))
+	}
+	return out, nil
 }
 
 // FromImage converts any image.Image.

@@ -108,3 +108,79 @@ func Crop(src *Image, r Rect, w, h int) *Image {
 	sy := float64(r.H()) / float64(h)
 	return Warp(src, Affine{A: sx, C: float64(r.X1) + 0.5*sx - 0.5, E: sy, F: float64(r.Y1) + 0.5*sy - 0.5}, w, h)
 }
+
+// WarpSmooth is Warp for maps that shrink: where one output pixel covers two or
+// more source pixels, bilinear sampling alone skips most of them and aliases
+// (a 4 000 px photo read into a 256 px detector input, a large face into a
+// 150 px chip). The part of src the output reads is first halved by 2×2 box
+// averaging until each output pixel covers fewer than two source pixels, then
+// sampled bilinearly, as an image pyramid does.
+func WarpSmooth(src *Image, dstToSrc Affine, w, h int) *Image {
+	s := dstToSrc.Scale()
+	if s < 2 {
+		return Warp(src, dstToSrc, w, h)
+	}
+	levels := int(math.Floor(math.Log2(s)))
+	f := float64(int(1) << levels)
+	// The source region the output reads, with a margin for the box filters.
+	x1, y1, x2, y2 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, c := range [4][2]float64{{0, 0}, {float64(w - 1), 0}, {0, float64(h - 1)}, {float64(w - 1), float64(h - 1)}} {
+		p := dstToSrc.Apply(Point{X: float32(c[0]), Y: float32(c[1])})
+		x1, y1 = math.Min(x1, float64(p.X)), math.Min(y1, float64(p.Y))
+		x2, y2 = math.Max(x2, float64(p.X)), math.Max(y2, float64(p.Y))
+	}
+	ox := max(0, int(math.Floor(x1))-2*int(f))
+	oy := max(0, int(math.Floor(y1))-2*int(f))
+	ex := min(src.W, int(math.Ceil(x2))+2*int(f))
+	ey := min(src.H, int(math.Ceil(y2))+2*int(f))
+	if ex-ox < 2*int(f) || ey-oy < 2*int(f) {
+		return Warp(src, dstToSrc, w, h) // the output reads (almost) nothing of src
+	}
+	sub := src.crop(ox, oy, ex, ey)
+	for i := 0; i < levels; i++ {
+		sub = sub.half()
+	}
+	// A pixel centre x of src lies at (x - ox - (f-1)/2) / f in the halved region.
+	c := (f - 1) / 2
+	t := dstToSrc
+	adj := Affine{A: t.A / f, B: t.B / f, C: (t.C - float64(ox) - c) / f, D: t.D / f, E: t.E / f, F: (t.F - float64(oy) - c) / f}
+	return Warp(sub, adj, w, h)
+}
+
+// crop copies the pixels [x1, x2) × [y1, y2).
+func (m *Image) crop(x1, y1, x2, y2 int) *Image {
+	out := New(x2-x1, y2-y1)
+	for y := y1; y < y2; y++ {
+		copy(out.Pix[(y-y1)*out.W*3:(y-y1+1)*out.W*3], m.Pix[(y*m.W+x1)*3:(y*m.W+x2)*3])
+	}
+	return out
+}
+
+// half averages each 2×2 block into one pixel (an odd last row or column is dropped).
+func (m *Image) half() *Image {
+	out := New(m.W/2, m.H/2)
+	for y := 0; y < out.H; y++ {
+		r0 := m.Pix[(2*y)*m.W*3:]
+		r1 := m.Pix[(2*y+1)*m.W*3:]
+		o := out.Pix[y*out.W*3:]
+		for x := 0; x < out.W; x++ {
+			i := 6 * x
+			for c := 0; c < 3; c++ {
+				o[3*x+c] = (r0[i+c] + r0[i+3+c] + r1[i+c] + r1[i+3+c]) * 0.25
+			}
+		}
+	}
+	return out
+}
+
+// Mirror returns the image flipped left to right.
+func (m *Image) Mirror() *Image {
+	out := New(m.W, m.H)
+	for y := 0; y < m.H; y++ {
+		row, dst := m.Pix[y*m.W*3:(y+1)*m.W*3], out.Pix[y*m.W*3:(y+1)*m.W*3]
+		for x := 0; x < m.W; x++ {
+			copy(dst[x*3:x*3+3], row[(m.W-1-x)*3:(m.W-x)*3])
+		}
+	}
+	return out
+}

@@ -23,11 +23,11 @@ func testFaceTemplates(t *testing.T, b Backend) {
 	}
 	libs := face.NewLibraries(b.DB, dim)
 	for i, id := range []string{"P1", "P2", "P3"} {
-		if err := libs.Enrol(ctx, face.Template{Library: "ORG-1", PersonID: id, PhoneTail: "000" + id[1:], Vector: vec(i), CreatedAt: t0}); err != nil {
+		if err := libs.Enrol(ctx, face.Enrolment{Library: "ORG-1", PersonID: id, PhoneTail: "000" + id[1:], Vectors: [][]float32{vec(i)}, CreatedAt: t0}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := libs.Enrol(ctx, face.Template{Library: "ORG-2", PersonID: "Q1", Vector: vec(0), CreatedAt: t0}); err != nil {
+	if err := libs.Enrol(ctx, face.Enrolment{Library: "ORG-2", PersonID: "Q1", Vectors: [][]float32{vec(0)}, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	Must(libs.Delete(ctx, "ORG-1", "P3"))
@@ -42,6 +42,34 @@ func testFaceTemplates(t *testing.T, b Backend) {
 	}
 	if id := Must(fresh.Identify(ctx, "ORG-3", vec(0), rule)); id.Match != nil {
 		t.Fatalf("another library answered: %+v", id)
+	}
+	// Several templates per person: any of them identifies; a re-enrolment
+	// replaces them all, also after a reload.
+	if err := libs.Enrol(ctx, face.Enrolment{Library: "ORG-1", PersonID: "P4", PhoneTail: "0004", Vectors: [][]float32{vec(3), vec(4), vec(5)}, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{3, 4, 5} {
+		id := Must(face.NewLibraries(b.DB, dim).Identify(ctx, "ORG-1", vec(i), rule))
+		if id.Match == nil || id.Match.PersonID != "P4" {
+			t.Fatalf("template %d of P4 after reload: %+v", i, id)
+		}
+	}
+	if err := libs.Enrol(ctx, face.Enrolment{Library: "ORG-1", PersonID: "P4", PhoneTail: "0004", Vectors: [][]float32{vec(6)}, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*face.Libraries{libs, face.NewLibraries(b.DB, dim)} {
+		if id := Must(l.Identify(ctx, "ORG-1", vec(4), rule)); id.Match != nil {
+			t.Fatalf("a replaced template still matches: %+v", id)
+		}
+		if id := Must(l.Identify(ctx, "ORG-1", vec(6), rule)); id.Match == nil || id.Match.PersonID != "P4" {
+			t.Fatalf("the new template does not match: %+v", id)
+		}
+	}
+	if ok := Must(libs.Delete(ctx, "ORG-1", "P4")); !ok {
+		t.Fatal("deleting P4 found nothing")
+	}
+	if id := Must(face.NewLibraries(b.DB, dim).Identify(ctx, "ORG-1", vec(6), rule)); id.Match != nil {
+		t.Fatalf("a deleted person is still found after reload: %+v", id)
 	}
 	raw := make([]byte, 4*dim)
 	for i, v := range vec(1) {
