@@ -155,7 +155,7 @@ var packs = []Pack{
 	{Name: "open", Title: "BlazeFace + dlib ResNet 128-d", Default: true,
 		Licence:   "Apache-2.0 (BlazeFace) and public domain (dlib ResNet weights); graph written by OpenFacePay",
 		Artefact:  map[Role]string{RoleDetector: "blazeface-back", RoleEmbedder: "dlib-weights"},
-		Threshold: 0.94, Margin: 0.01, SamePerson: 0.88},
+		Threshold: 0.94, Margin: 0.01, SamePerson: 0.91},
 	{Name: "faceplugin", Title: "UltraFace + 68 landmarks + MobileFaceNet 512-d + MiniFASNet",
 		Licence: faceplugin.Licence,
 		Warning: "the faceplugin pack's licence and training data are unclear: do not use it commercially without a statement from its vendor",
