@@ -89,7 +89,10 @@ func RunFaceStages(e *engine.Engine, in StageInput, iters int, progress io.Write
 	if err := timeIt("align", "face", func() (err error) { chip, err = e.Align(in.Portrait, det); return err }); err != nil {
 		return rep, err
 	}
-	if err := timeIt("embed", "face", func() error { _, err := p.Embedder.Embed(chip); return err }); err != nil {
+	if err := timeIt("embed", "chip", func() error { _, err := p.Embedder.Embed(chip); return err }); err != nil {
+		return rep, err
+	}
+	if err := timeIt("template", "face (chip + mirror)", func() error { _, err := e.Template(chip); return err }); err != nil {
 		return rep, err
 	}
 	if p.AntiSpoof != nil {

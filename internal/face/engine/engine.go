@@ -218,7 +218,7 @@ func (e *Engine) analyzeOne(img *vision.Image, d Detection) (Face, error) {
 	f.Chip = chip
 	f.Timings.Align = time.Since(t)
 	t = time.Now()
-	emb, err := e.embed(chip)
+	emb, err := e.Template(chip)
 	if err != nil {
 		return f, err
 	}
@@ -238,12 +238,12 @@ func (e *Engine) analyzeOne(img *vision.Image, d Detection) (Face, error) {
 	return f, nil
 }
 
-// embed is the normalised mean of the templates of the chip and of its mirror
-// image. A face and its mirror are the same person, yet the networks answer
+// Template is the normalised mean of the embeddings of the chip and of its
+// mirror image. A face and its mirror are the same person, yet the networks answer
 // them slightly differently; the mean cancels that part, which on the real
 // identity pairs widened the gap between the lowest same-person and the highest
 // other-person score in every photo condition (README, face recognition).
-func (e *Engine) embed(chip *vision.Image) ([]float32, error) {
+func (e *Engine) Template(chip *vision.Image) ([]float32, error) {
 	a, err := e.Parts.Embedder.Embed(chip)
 	if err != nil {
 		return nil, err

@@ -189,11 +189,12 @@ type Result struct {
 	ByK          []OneToN       `json:"one_to_n_by_enrolled"` // 1, 2, 3 enrolled, the same probes
 	GateRefusals map[string]int `json:"probe_gate_refusals"`  // gate → genuine probes refused
 	Probes       int            `json:"genuine_probes"`
+	EnrolRefused map[string]int `json:"enrolment_gate_refusals"` // gate → photos the enrolment gates refuse
 }
 
 // Evaluate scores one condition's samples.
 func Evaluate(ctx context.Context, s *Set, cond string, smp map[string]Sample, dim int, rule Rule) (Result, error) {
-	r := Result{Condition: cond, Photos: len(s.Photos), GateRefusals: map[string]int{}}
+	r := Result{Condition: cond, Photos: len(s.Photos), GateRefusals: map[string]int{}, EnrolRefused: map[string]int{}}
 	for _, ph := range s.Photos {
 		if !smp[ph].Found {
 			r.NoFace++
@@ -238,6 +239,9 @@ func Evaluate(ctx context.Context, s *Set, cond string, smp map[string]Sample, d
 			r.Probes++
 			for _, why := range smp[ph].ProbeGates {
 				r.GateRefusals[gateName(why)]++
+			}
+			for _, why := range smp[ph].EnrolGates {
+				r.EnrolRefused[gateName(why)]++
 			}
 		}
 	}

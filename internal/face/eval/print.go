@@ -63,9 +63,21 @@ func Print(w io.Writer, r Report) {
 		fmt.Fprintf(tw, "\t%s\t%s\t\n", strings.Join(wrong, "/"), strings.Join(score, "/"))
 	}
 	tw.Flush()
+	gateTable(w, r, "genuine probes refused by each probe gate", func(c Result) map[string]int { return c.GateRefusals })
+	gateTable(w, r, "photos each enrolment gate would refuse (strict by design; enrolment photos are the first that pass)", func(c Result) map[string]int { return c.EnrolRefused })
+	if len(r.Anchors) > 0 {
+		var parts []string
+		for _, a := range r.Anchors {
+			parts = append(parts, fmt.Sprintf("%s %.1f %%", a.Name, 100*a.Accuracy))
+		}
+		fmt.Fprintf(w, "peers' best-threshold accuracy on the same %d pairs (their published distances): %s\n", r.Anchors[0].Pairs, strings.Join(parts, ", "))
+	}
+}
+
+func gateTable(w io.Writer, r Report, title string, counts func(Result) map[string]int) {
 	gates := map[string]bool{}
 	for _, c := range r.Results {
-		for g := range c.GateRefusals {
+		for g := range counts(c) {
 			gates[g] = true
 		}
 	}
@@ -74,27 +86,20 @@ func Print(w io.Writer, r Report) {
 		names = append(names, g)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(w, "genuine probes refused by each probe gate")
+	fmt.Fprint(w, title)
 	if len(names) == 0 {
 		fmt.Fprintf(w, ": none in any condition\n")
 	} else {
 		fmt.Fprintln(w, ":")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "condition\tprobes\t%s\t\n", strings.Join(names, "\t"))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "condition\tphotos\t%s\t\n", strings.Join(names, "\t"))
 		for _, c := range r.Results {
 			fmt.Fprintf(tw, "%s\t%d", c.Condition, c.Probes)
 			for _, g := range names {
-				fmt.Fprintf(tw, "\t%s", pct(c.GateRefusals[g], c.Probes))
+				fmt.Fprintf(tw, "\t%s", pct(counts(c)[g], c.Probes))
 			}
 			fmt.Fprintln(tw, "\t")
 		}
 		tw.Flush()
-	}
-	if len(r.Anchors) > 0 {
-		var parts []string
-		for _, a := range r.Anchors {
-			parts = append(parts, fmt.Sprintf("%s %.1f %%", a.Name, 100*a.Accuracy))
-		}
-		fmt.Fprintf(w, "peers' best-threshold accuracy on the same %d pairs (their published distances): %s\n", r.Anchors[0].Pairs, strings.Join(parts, ", "))
 	}
 }

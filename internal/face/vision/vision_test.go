@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"math"
 	"math/rand"
+	"os"
 	"testing"
 )
 
@@ -82,5 +83,48 @@ func TestDecodeRefusesHugeImages(t *testing.T) {
 	img, err := Decode(&buf)
 	if err != nil || img.W != 3 || img.H != 2 || img.Pix[0] != 10 || img.Pix[1] != 20 || img.Pix[2] != 30 {
 		t.Fatalf("decode: %v %+v", err, img)
+	}
+}
+
+// TestDecodeWebPNamedJPG reads a real WebP photo saved with a .jpg name, as
+// phones, browsers and the identity set produce them.
+func TestDecodeWebPNamedJPG(t *testing.T) {
+	f, err := os.Open("../eval/testdata/deepface-slice/p04/img47.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := Decode(f)
+	if err != nil {
+		t.Fatalf("decode a WebP named .jpg: %v", err)
+	}
+	if img.W < 100 || img.H < 100 {
+		t.Fatalf("decoded %dx%d", img.W, img.H)
+	}
+}
+
+// TestWarpSmoothAverages shrinks a one-pixel checkerboard eightfold: every output
+// pixel covers black and white alike and must be mid-grey, where sampling one
+// source pixel per output pixel gives pure black or white (aliasing).
+func TestWarpSmoothAverages(t *testing.T) {
+	src := New(256, 256)
+	for y := 0; y < 256; y++ {
+		for x := 0; x < 256; x++ {
+			if (x+y)%2 == 0 {
+				for c := 0; c < 3; c++ {
+					src.Pix[(y*256+x)*3+c] = 255
+				}
+			}
+		}
+	}
+	shrink := Affine{A: 8, C: 3, E: 8, F: 3}
+	smooth, plain := WarpSmooth(src, shrink, 32, 32), Warp(src, shrink, 32, 32)
+	for i := 3 * 32 * 2; i < len(smooth.Pix)-3*32*2; i++ { // away from the border rows
+		if math.Abs(float64(smooth.Pix[i])-127.5) > 20 {
+			t.Fatalf("smooth sample %d is %.1f, want about 127.5", i, smooth.Pix[i])
+		}
+	}
+	if math.Abs(float64(plain.Pix[3*32*4])-127.5) < 100 {
+		t.Fatalf("the plain warp no longer aliases (%.1f): the test's premise is wrong", plain.Pix[3*32*4])
 	}
 }

@@ -136,9 +136,9 @@ func WarpSmooth(src *Image, dstToSrc Affine, w, h int) *Image {
 	if ex-ox < 2*int(f) || ey-oy < 2*int(f) {
 		return Warp(src, dstToSrc, w, h) // the output reads (almost) nothing of src
 	}
-	sub := src.crop(ox, oy, ex, ey)
-	for i := 0; i < levels; i++ {
-		sub = sub.half()
+	sub := src.halfOf(ox, oy, ex, ey) // the first level reads src in place: no copy of a large photo
+	for i := 1; i < levels; i++ {
+		sub = sub.halfOf(0, 0, sub.W, sub.H)
 	}
 	// A pixel centre x of src lies at (x - ox - (f-1)/2) / f in the halved region.
 	c := (f - 1) / 2
@@ -147,27 +147,19 @@ func WarpSmooth(src *Image, dstToSrc Affine, w, h int) *Image {
 	return Warp(sub, adj, w, h)
 }
 
-// crop copies the pixels [x1, x2) × [y1, y2).
-func (m *Image) crop(x1, y1, x2, y2 int) *Image {
-	out := New(x2-x1, y2-y1)
-	for y := y1; y < y2; y++ {
-		copy(out.Pix[(y-y1)*out.W*3:(y-y1+1)*out.W*3], m.Pix[(y*m.W+x1)*3:(y*m.W+x2)*3])
-	}
-	return out
-}
-
-// half averages each 2×2 block into one pixel (an odd last row or column is dropped).
-func (m *Image) half() *Image {
-	out := New(m.W/2, m.H/2)
+// halfOf averages each 2×2 block of the pixels [x1, x2) × [y1, y2) into one
+// pixel (an odd last row or column is dropped).
+func (m *Image) halfOf(x1, y1, x2, y2 int) *Image {
+	out := New((x2-x1)/2, (y2-y1)/2)
 	for y := 0; y < out.H; y++ {
-		r0 := m.Pix[(2*y)*m.W*3:]
-		r1 := m.Pix[(2*y+1)*m.W*3:]
-		o := out.Pix[y*out.W*3:]
+		r0 := m.Pix[((y1+2*y)*m.W+x1)*3:]
+		r1 := m.Pix[((y1+2*y+1)*m.W+x1)*3:]
+		o := out.Pix[y*out.W*3 : (y+1)*out.W*3]
 		for x := 0; x < out.W; x++ {
 			i := 6 * x
-			for c := 0; c < 3; c++ {
-				o[3*x+c] = (r0[i+c] + r0[i+3+c] + r1[i+c] + r1[i+3+c]) * 0.25
-			}
+			o[3*x] = (r0[i] + r0[i+3] + r1[i] + r1[i+3]) * 0.25
+			o[3*x+1] = (r0[i+1] + r0[i+4] + r1[i+1] + r1[i+4]) * 0.25
+			o[3*x+2] = (r0[i+2] + r0[i+5] + r1[i+2] + r1[i+5]) * 0.25
 		}
 	}
 	return out
