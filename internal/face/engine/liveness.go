@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/viterin/vek/vek32"
+
 	"github.com/openfacepay/openfacepay/internal/face/vision"
 )
 
@@ -72,13 +74,13 @@ func (e *Engine) Liveness(ch Challenge, frames []*vision.Image, rule LivenessRul
 		if err != nil {
 			return r, err
 		}
-		f, ok := largest(faces)
+		f, ok := Largest(faces)
 		if !ok {
 			continue
 		}
 		r.FaceFrames++
 		if prev != nil {
-			r.LeastAlike = min(r.LeastAlike, dot32(prev, f.Embedding))
+			r.LeastAlike = min(r.LeastAlike, vek32.Dot(prev, f.Embedding))
 		}
 		prev = f.Embedding
 		switch ch {
@@ -131,7 +133,8 @@ func (c Challenge) verb() string {
 	return "nod"
 }
 
-func largest(faces []Face) (Face, bool) {
+// Largest is the largest face that has a template, whatever the gates say.
+func Largest(faces []Face) (Face, bool) {
 	best := -1
 	for i, f := range faces {
 		if f.Embedding != nil && (best < 0 || f.Box.W()*f.Box.H() > faces[best].Box.W()*faces[best].Box.H()) {
@@ -142,14 +145,6 @@ func largest(faces []Face) (Face, bool) {
 		return Face{}, false
 	}
 	return faces[best], true
-}
-
-func dot32(a, b []float32) float32 {
-	var s float32
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
 }
 
 func median(v []float64) float64 {

@@ -128,16 +128,10 @@ func sample(e *engine.Engine, img *vision.Image) (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
-	best := -1
-	for i, f := range faces {
-		if f.Embedding != nil && (best < 0 || f.Box.W()*f.Box.H() > faces[best].Box.W()*faces[best].Box.H()) {
-			best = i
-		}
-	}
-	if best < 0 {
+	f, ok := engine.Largest(faces)
+	if !ok {
 		return Sample{}, nil
 	}
-	f := faces[best]
 	return Sample{Found: true, Width: f.Box.W(), Embedding: f.Embedding, ProbeGates: f.Rejected,
 		EnrolGates: e.EnrolGates.Check(f.Quality)}, nil
 }

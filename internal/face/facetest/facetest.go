@@ -57,7 +57,13 @@ func Photo(t testing.TB, key string) *vision.Image {
 	if err != nil {
 		unavailable(t, err.Error())
 	}
-	f, err := os.Open(p)
+	return File(t, p)
+}
+
+// File decodes a photograph from a path (test data of the repository).
+func File(t testing.TB, path string) *vision.Image {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package recognition_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,17 +71,7 @@ func TestLibrariesWithRealFaces(t *testing.T) {
 }
 
 func slicePhoto(t *testing.T, name string) *vision.Image {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "eval", "testdata", "deepface-slice", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := vision.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return facetest.File(t, filepath.Join("..", "eval", "testdata", "deepface-slice", name))
 }
 
 // TestEnrolSeveralPhotos enrols a person from photos taken on different days,
