@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -45,7 +47,7 @@ func printJSON(w io.Writer, v any) error {
 
 func newAdminMerchant() *cobra.Command {
 	cmd := &cobra.Command{Use: "merchant", Short: "Create and inspect merchants"}
-	cmd.AddCommand(newMerchantCreate(), newMerchantList(), newMerchantMode(), newThresholdCmd())
+	cmd.AddCommand(newMerchantCreate(), newMerchantList(), newMerchantMode(), newThresholdCmd(), newBillModeCmd())
 	return cmd
 }
 
@@ -53,6 +55,7 @@ func newMerchantCreate() *cobra.Command {
 	var (
 		store                storeFlags
 		kind, name, sp, mode string
+		outDir               string
 		asJSON, production   bool
 	)
 	cmd := &cobra.Command{
@@ -63,10 +66,13 @@ with a v2 API key, an APIv3 key, a merchant API certificate and private key (PKC
 the TLS client certificate for /secapi), a new appid bound to it, and the platform's
 signing identities it trusts: two platform certificates and a platform public key.
 Secrets are printed once; the platform keeps them sealed and never keeps the merchant's
-private key.`,
+private key. --out DIR also writes the files WeChat hands a merchant: apiclient_cert.pem,
+apiclient_key.pem and apiclient_cert.p12 (PKCS#12, password = mch_id, for clients such as
+Node's tenpay that take only that); --json carries the .p12 as base64.`,
 		Example: `  facepay admin merchant create --data ./data --json
   facepay admin merchant create --kind service_provider --json
-  facepay admin merchant create --kind sub_merchant --sp 1912345678 --json`,
+  facepay admin merchant create --kind sub_merchant --sp 1912345678 --json
+  facepay admin merchant create --json --out ./cert > merchant.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(cmd.Context(), &store, func(db *sqlstore.DB) error {
@@ -79,6 +85,11 @@ private key.`,
 				}
 				if production {
 					if err := db.SetProduction(cmd.Context(), cr.MchID); err != nil {
+						return err
+					}
+				}
+				if outDir != "" {
+					if err := writeMerchantFiles(outDir, cr); err != nil {
 						return err
 					}
 				}
@@ -100,7 +111,30 @@ private key.`,
 	cmd.Flags().StringVar(&mode, "platform-mode", "certificate", "how the merchant verifies the platform by default: certificate or public_key")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object with every credential")
 	cmd.Flags().BoolVar(&production, "production", false, "a production merchant: it can never be put on a test clock")
+	cmd.Flags().StringVar(&outDir, "out", "", "also write apiclient_cert.pem, apiclient_key.pem and apiclient_cert.p12 into this folder")
 	return cmd
+}
+
+// writeMerchantFiles writes the certificate files as WeChat's certificate tool names
+// them; the key and the .p12 are readable by the owner only.
+func writeMerchantFiles(dir string, cr tenant.Credentials) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{
+		{"apiclient_cert.pem", []byte(cr.MerchantCertPEM), 0o644},
+		{"apiclient_key.pem", []byte(cr.MerchantPrivateKeyPEM), 0o600},
+		{"apiclient_cert.p12", cr.MerchantCertP12, 0o600},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // merchantView is a merchant without its secrets.

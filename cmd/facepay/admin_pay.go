@@ -263,6 +263,40 @@ Orders wait for a password when their amount exceeds the merchant's threshold
 	return cmd
 }
 
+func newBillModeCmd() *cobra.Command {
+	var (
+		store storeFlags
+		mch   string
+		mode  string
+	)
+	cmd := &cobra.Command{
+		Use:   "set-bill-mode",
+		Short: "When --mch's bills can be downloaded: daily (from D+1 10:00 Beijing time, the default) or instant (at once, the trades so far)",
+		Long: `WeChat makes the bill of day D available from D+1 10:00 Beijing time, so a merchant
+server's reconciliation cannot be tested on the day of its trades. In instant mode the
+bill of any day up to today is served at once and lists the trades made so far; daily
+mode answers "Bill Creating" until D+1 10:00, as WeChat does. For a service provider,
+its own mode decides for every bill it downloads.`,
+		Example: `  facepay admin merchant set-bill-mode --data ./data --mch 1900000109 --mode instant`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withPay(cmd.Context(), &store, func(svc *pay.Service) error {
+				if err := svc.SetBillMode(cmd.Context(), mch, mode); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "bills of %s are now %s\n", mch, mode)
+				return nil
+			})
+		},
+	}
+	store.register(cmd.Flags())
+	cmd.Flags().StringVar(&mch, "mch", "", "the merchant that downloads the bills")
+	cmd.Flags().StringVar(&mode, "mode", "", "instant or daily")
+	_ = cmd.MarkFlagRequired("mch")
+	_ = cmd.MarkFlagRequired("mode")
+	return cmd
+}
+
 func newThresholdCmd() *cobra.Command {
 	var (
 		store storeFlags

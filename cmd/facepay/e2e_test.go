@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/go-pay/gopay"
 	"github.com/go-pay/gopay/wechat"
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
@@ -198,6 +200,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		{"admin", "payer", "create", "--help"}, {"admin", "payer", "show", "--help"}, {"admin", "rawdata", "--help"},
 		{"admin", "face-code", "--help"}, {"admin", "pay-code", "--help"}, {"admin", "fault", "add", "--help"},
 		{"admin", "order", "confirm", "--help"}, {"admin", "merchant", "set-password-threshold", "--help"},
+		{"admin", "merchant", "set-bill-mode", "--help"}, {"bench", "face-eval", "--help"},
 		{"bench", "--help"}, {"bench", "pay", "--help"}, {"bench", "notify", "--help"},
 		{"admin", "notify", "list", "--help"}, {"admin", "notify", "show", "--help"}, {"admin", "notify", "retry", "--help"},
 		{"admin", "clock", "create", "--help"}, {"admin", "clock", "advance", "--help"}, {"admin", "clock", "show", "--help"},
@@ -210,5 +213,52 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	out, err := exec.Command(binary, "admin", "merchant", "create", "--data", t.TempDir(), "--kind", "bank").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "unknown merchant kind") {
 		t.Errorf("a bad --kind: %v %s", err, out)
+	}
+}
+
+// TestMerchantCertificateFiles: --out writes the files WeChat hands a merchant, and
+// the .p12 (also in --json) opens with the mch_id as password to the same key and
+// certificate as the PEM files.
+func TestMerchantCertificateFiles(t *testing.T) {
+	dir := t.TempDir()
+	out, err := exec.Command(binary, "admin", "merchant", "create", "--data", t.TempDir(), "--json", "--out", dir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cr struct {
+		MchID   string `json:"mch_id"`
+		CertPEM string `json:"merchant_cert_pem"`
+		KeyPEM  string `json:"merchant_private_key_pem"`
+		P12     []byte `json:"merchant_cert_p12"`
+	}
+	if err := json.Unmarshal(out, &cr); err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if string(file("apiclient_cert.pem")) != cr.CertPEM || string(file("apiclient_key.pem")) != cr.KeyPEM || !bytes.Equal(file("apiclient_cert.p12"), cr.P12) {
+		t.Fatal("the files differ from the --json credentials")
+	}
+	if st, err := os.Stat(filepath.Join(dir, "apiclient_key.pem")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", st.Mode(), err)
+	}
+	key, cert, err := pkcs12.Decode(cr.P12, cr.MchID)
+	if err != nil {
+		t.Fatalf("open the .p12 with the mch_id: %v", err)
+	}
+	pair, err := tls.X509KeyPair([]byte(cr.CertPEM), []byte(cr.KeyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(cert.Raw, pair.Certificate[0]) || !key.(*rsa.PrivateKey).Equal(pair.PrivateKey) {
+		t.Fatal("the .p12 holds another certificate or key")
+	}
+	if _, _, err := pkcs12.Decode(cr.P12, "wrong"); err == nil {
+		t.Fatal("the .p12 opened with a wrong password")
 	}
 }

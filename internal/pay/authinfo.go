@@ -29,7 +29,10 @@ type AuthInfoResult struct {
 // terminal under the merchant.
 func (s *Service) AuthInfo(ctx context.Context, r AuthInfoRequest) (AuthInfoResult, error) {
 	now := s.now(ctx, r.MchID)
-	if err := checkAuthInfoFields(r, now); err != nil {
+	// The terminal's `now` is a fact about the real world, so it is checked against
+	// the platform's clock even when the merchant is on a test clock; lifetimes
+	// (the authinfo's expiry) follow the test clock.
+	if err := checkAuthInfoFields(r, s.clock.Now()); err != nil {
 		return AuthInfoResult{}, err
 	}
 	raw, err := device.ParseRawdata(r.Rawdata)

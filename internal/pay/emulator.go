@@ -40,3 +40,24 @@ func (s *Service) SetPasswordThreshold(ctx context.Context, mchID string, fen in
 	}
 	return s.store.InPayTx(ctx, func(tx Tx) error { return tx.SetPasswordThreshold(ctx, mchID, fen) })
 }
+
+// Bill modes: when a merchant's bills can be downloaded.
+const (
+	BillsDaily   = "daily"   // from D+1 10:00 Beijing time, as WeChat serves them
+	BillsInstant = "instant" // at once, listing the trades so far (same-day reconciliation tests)
+)
+
+// SetBillMode sets when mchID's bills become available.
+func (s *Service) SetBillMode(ctx context.Context, mchID, mode string) error {
+	if mode != BillsDaily && mode != BillsInstant {
+		return errcode.E(errcode.Invalid, "bill mode %q is neither %s nor %s", mode, BillsDaily, BillsInstant)
+	}
+	return s.store.InPayTx(ctx, func(tx Tx) error { return tx.SetBillMode(ctx, mchID, mode) })
+}
+
+// BillsInstantly reports whether mchID's bills are available at once.
+func (s *Service) BillsInstantly(ctx context.Context, mchID string) (bool, error) {
+	var mode string
+	err := s.store.InPayTx(ctx, func(tx Tx) (err error) { mode, err = tx.BillMode(ctx, mchID); return err })
+	return mode == BillsInstant, err
+}

@@ -165,6 +165,8 @@ type Tx interface {
 	InsertFault(ctx context.Context, f Fault) error
 	PasswordThreshold(ctx context.Context, mchID string) (int64, error)
 	SetPasswordThreshold(ctx context.Context, mchID string, fen int64) error
+	BillMode(ctx context.Context, mchID string) (string, error)
+	SetBillMode(ctx context.Context, mchID, mode string) error
 }
 
 // Store opens transactions and answers the reads that need none.

@@ -6,6 +6,8 @@
 package pki
 
 import (
+	"software.sslmate.com/src/go-pkcs12"
+
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -263,4 +265,12 @@ func randomDigits(n int) string {
 		b[i] = '0' + b[i]%10
 	}
 	return string(b)
+}
+
+// PKCS12 packs a merchant's certificate and key as WeChat hands them out in
+// apiclient_cert.p12, protected by the password (the mch_id). 3DES for both bags
+// keeps it readable by OpenSSL 3 without its legacy provider (Node's pfx option)
+// and by the older readers that predate AES in PKCS#12.
+func PKCS12(i Issued, password string) ([]byte, error) {
+	return pkcs12.LegacyDES.Encode(i.Key, i.Cert, nil, password)
 }

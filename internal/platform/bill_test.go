@@ -53,6 +53,22 @@ func TestDownloadBill(t *testing.T) {
 			if got := s.downloadBill(t, "20261122", "ALL", ""); !strings.HasPrefix(got, "<xml>") || !strings.Contains(got, "Bill Creating") {
 				t.Fatalf("the same day's bill: %q", got)
 			}
+			// In instant mode the same day's bill lists the trades so far.
+			if err := b.P.Pay.SetBillMode(ctx, s.cr.MchID, "instant"); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.downloadBill(t, "20261122", "ALL", ""); !strings.Contains(got, "`B-2") || !strings.Contains(got, "`BR-1") {
+				t.Fatalf("the same day's bill in instant mode: %q", got)
+			}
+			if err := b.P.Pay.SetBillMode(ctx, s.cr.MchID, "daily"); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.downloadBill(t, "20261122", "ALL", ""); !strings.Contains(got, "Bill Creating") {
+				t.Fatalf("back in daily mode: %q", got)
+			}
+			if err := b.P.Pay.SetBillMode(ctx, s.cr.MchID, "hourly"); err == nil {
+				t.Fatal("an unknown bill mode was accepted")
+			}
 			fake.Set(time.Date(2026, 11, 23, 10, 0, 0, 0, beijing))
 			all := s.downloadBill(t, "20261122", "ALL", "")
 			lines := strings.Split(strings.TrimRight(all, "\n"), "\n")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -86,6 +87,16 @@ func TestMerchantTestClock(t *testing.T) {
 		}
 		if _, err := b.P.Pay.MintFaceCode(ctx, s.authinfo, p); err == nil {
 			t.Fatal("authinfo outlived 25 h on the test clock")
+		}
+		// A merchant server sends its real `now`, whatever its test clock says: that
+		// is checked against real time, and the test clock's time is refused.
+		real := s.authinfoBody(t, "K2", "")
+		real.Set("now", strconv.FormatInt(time.Now().Unix(), 10))
+		if r := s.post(t, "/face/get_wxpayface_authinfo", real, wechat.SignType_MD5); r.GetString("authinfo") == "" {
+			t.Fatalf("authinfo with the real now, 25 h into the test clock: %v", r)
+		}
+		if r := s.post(t, "/face/get_wxpayface_authinfo", s.authinfoBody(t, "K3", ""), wechat.SignType_MD5); r.GetString("authinfo") != "" {
+			t.Fatalf("authinfo with the test clock's now (25 h ahead of real time) was accepted: %v", r)
 		}
 
 		prod := b.merchant(t, tenant.NewMerchant{})

@@ -197,6 +197,12 @@ func TestV3AuthenticationRefusals(t *testing.T) {
 		if st, _, _ := v3Do(t, b, "GET", path, nil, replayed); st != 200 {
 			t.Fatalf("control request: %d", st)
 		}
+		// A serial is a hex number: wechatpay-node-v3 sends it in lower case.
+		lower := base()
+		lower.SerialNo = strings.ToLower(cr.MerchantSerialNo)
+		if st, e, _ := v3Do(t, b, "GET", path, nil, header(lower, nil)); st != 200 {
+			t.Fatalf("lower-case serial_no: %d %+v", st, e)
+		}
 		old, future, unknownMch, foreignSerial := base(), base(), base(), base()
 		old.Timestamp = fmt.Sprint(now.Add(-6 * time.Minute).Unix())
 		future.Timestamp = fmt.Sprint(now.Add(6 * time.Minute).Unix())

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
@@ -112,6 +113,7 @@ type Credentials struct {
 	MerchantSerialNo      string   `json:"merchant_serial_no"`
 	MerchantPrivateKeyPEM string   `json:"merchant_private_key_pem"`
 	MerchantCertPEM       string   `json:"merchant_cert_pem"`
+	MerchantCertP12       []byte   `json:"merchant_cert_p12"` // apiclient_cert.p12, password = mch_id; base64 in JSON
 	PlatformMode          string   `json:"platform_mode"`
 	PlatformSerialNo      string   `json:"platform_serial_no"`
 	PlatformCertPEM       string   `json:"platform_cert_pem"`
@@ -237,6 +239,10 @@ func (s *Service) create(ctx context.Context, ca *pki.CA, in NewMerchant) (Crede
 		SerialNo: pub.ID, MchID: mchID, Kind: PlatformPublicKey, PublicKeyPEM: pub.PubPEM, Key: pub.Key,
 		NotBefore: now.Add(-time.Minute), NotAfter: now.AddDate(20, 0, 0),
 	}}
+	p12, err := pki.PKCS12(mc, mchID)
+	if err != nil {
+		return Credentials{}, err
+	}
 	appID := "wx" + hex.EncodeToString(randomBytes(8))
 	certs := []MerchantCert{{SerialNo: mc.Serial, MchID: mchID, CertPEM: mc.CertPEM, Cert: mc.Cert}}
 	if err := s.store.CreateMerchant(ctx, m, certs, ids, []string{appID}); err != nil {
@@ -246,6 +252,7 @@ func (s *Service) create(ctx context.Context, ca *pki.CA, in NewMerchant) (Crede
 		MchID: mchID, Kind: m.Kind, ParentMchID: m.ParentMchID, AppID: appID,
 		APIKey: m.APIKey, APIv3Key: m.APIv3Key,
 		MerchantSerialNo: mc.Serial, MerchantPrivateKeyPEM: string(mc.KeyPEM), MerchantCertPEM: string(mc.CertPEM),
+		MerchantCertP12:  p12,
 		PlatformMode:     string(m.PlatformMode),
 		PlatformSerialNo: current.Serial, PlatformCertPEM: string(current.CertPEM),
 		PlatformCertSerials: []string{current.Serial, older.Serial},
@@ -309,7 +316,7 @@ func SigningIdentity(ids []PlatformIdentity, m Merchant, wanted string, now time
 		if now.Before(id.NotBefore) || !now.Before(id.NotAfter) {
 			continue
 		}
-		if wanted != "" && id.SerialNo == wanted {
+		if wanted != "" && strings.EqualFold(id.SerialNo, wanted) {
 			return *id, nil
 		}
 		if id.Kind == kind && (best == nil || id.NotAfter.After(best.NotAfter)) {

@@ -25,6 +25,18 @@ func BillAPI(svc *pay.Service, tenants *tenant.Service, c clock.Clock) API {
 				return
 			}
 			req, err := bill.CheckRequest(m.Get("bill_date"), m.Get("bill_type"), m.Get("tar_type"), c.Now())
+			var ref *bill.Refusal
+			if errors.As(err, &ref) && ref.ReturnMsg == bill.BillCreating {
+				// A merchant in instant bill mode gets the day's trades so far.
+				instant, ierr := svc.BillsInstantly(ctx, r.Caller.Merchant.MchID)
+				if ierr != nil {
+					writeBillRefusal(w, bill.Refuse(bill.SystemError))
+					return
+				}
+				if instant {
+					err = nil
+				}
+			}
 			if err != nil {
 				writeBillError(w, err)
 				return

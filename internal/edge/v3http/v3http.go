@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
@@ -131,7 +132,9 @@ func (h *Handler) authenticate(r *http.Request) (*Call, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	cert, err := h.cfg.Store.MerchantCert(ctx, auth.SerialNo)
+	// Serials are hex numbers, stored in upper case; clients such as
+	// wechatpay-node-v3 send them in lower case.
+	cert, err := h.cfg.Store.MerchantCert(ctx, strings.ToUpper(auth.SerialNo))
 	if err != nil || cert.MchID != m.MchID {
 		if err != nil && !errcode.Is(err, errcode.NotFound) {
 			return nil, err
@@ -194,7 +197,7 @@ func (c *Call) DecodeJSON(v any) error {
 func (c *Call) DecryptField(ciphertext string) (string, error) {
 	serial := c.Request.Header.Get("Wechatpay-Serial")
 	for _, id := range c.ids {
-		if id.SerialNo == serial {
+		if strings.EqualFold(id.SerialNo, serial) {
 			pt, err := v3wire.DecryptOAEP(id.Key, ciphertext)
 			if err != nil {
 				return "", errcode.E(errcode.Invalid, "an encrypted field does not decrypt with platform key %s", serial)

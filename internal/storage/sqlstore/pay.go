@@ -319,6 +319,28 @@ func (t *Tx) SetPasswordThreshold(ctx context.Context, mchID string, fen int64) 
 	return nil
 }
 
+// BillMode implements pay.Tx.
+func (t *Tx) BillMode(ctx context.Context, mchID string) (string, error) {
+	var v string
+	err := t.QueryRow(ctx, `SELECT bill_mode FROM merchants WHERE mch_id = ?`, mchID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+	}
+	return v, err
+}
+
+// SetBillMode implements pay.Tx.
+func (t *Tx) SetBillMode(ctx context.Context, mchID, mode string) error {
+	res, err := t.Exec(ctx, `UPDATE merchants SET bill_mode = ? WHERE mch_id = ?`, mode, mchID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+	}
+	return nil
+}
+
 // OrdersPaidBetween implements pay.Store: an owner's orders paid in [from, to).
 func (db *DB) OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]pay.Order, error) {
 	rows, err := db.query(ctx, `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND paid_at >= ? AND paid_at < ? ORDER BY paid_at, out_trade_no`,
