@@ -39,7 +39,7 @@ test: models ## vet, then every test on SQLite and PostgreSQL (starts PostgreSQL
 	$(MAKE) --no-print-directory fuzz FUZZTIME=100000x
 
 fuzz: ## run every fuzz target for FUZZTIME each
-	@for pkg in ./internal/wire/v2wire ./internal/wire/v3wire ./internal/device ./internal/pay/bill ./internal/face/vision; do \
+	@for pkg in ./internal/wire/v2wire ./internal/wire/v3wire ./internal/device ./internal/pay/bill ./internal/face/vision ./internal/wire/termwire; do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \

@@ -203,7 +203,7 @@ func newFaceDelete() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(cmd.Context(), &sf, func(db *sqlstore.DB) error {
-				ok, err := db.DeleteTemplate(cmd.Context(), ff.library, payerID)
+				ok, _, err := db.DeleteTemplate(cmd.Context(), ff.library, payerID)
 				if err != nil {
 					return err
 				}

@@ -115,7 +115,7 @@ func TestLibrarySwitchesToTheGraph(t *testing.T) {
 	if _, ok := l.idx["L"].(*HNSW); !ok {
 		t.Fatalf("library of 300 is %T, want the graph", l.idx["L"])
 	}
-	if err := store.ReplaceTemplates(ctx, "L", "X", []Template{{Library: "L", PersonID: "X", Model: "other/32", Vector: vecs["P0"]}}); err != nil {
+	if _, err := store.ReplaceTemplates(ctx, "L", "X", []Template{{Library: "L", PersonID: "X", Model: "other/32", Vector: vecs["P0"]}}); err != nil {
 		t.Fatal(err)
 	}
 	reloaded := NewLibraries(store, 32).ForModel("m/32")

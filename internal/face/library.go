@@ -27,13 +27,18 @@ type Template struct {
 const MaxTemplates = 5
 
 // Store keeps templates; implementations seal the vectors at rest.
+//
+// Every change raises the library's version in the change's own transaction, so
+// that each process holding the library in memory notices a change made by
+// another (an admin command, another instance) and reloads.
 type Store interface {
 	// ReplaceTemplates makes ts (all of one person, Seq 0..) the person's only
-	// templates, in one transaction.
-	ReplaceTemplates(ctx context.Context, library, personID string, ts []Template) error
+	// templates, in one transaction, and returns the library's new version.
+	ReplaceTemplates(ctx context.Context, library, personID string, ts []Template) (int64, error)
 	// DeleteTemplate removes every template of the person.
-	DeleteTemplate(ctx context.Context, library, personID string) (bool, error)
+	DeleteTemplate(ctx context.Context, library, personID string) (found bool, version int64, err error)
 	Templates(ctx context.Context, library string) ([]Template, error)
+	LibraryVersion(ctx context.Context, library string) (int64, error)
 }
 
 // Enrolment is one person's faces, replacing any enrolled before.
@@ -63,6 +68,7 @@ type Libraries struct {
 	mu         sync.Mutex
 	idx        map[string]Searcher
 	rows       map[string]map[string]int // library → person → templates indexed
+	version    map[string]int64          // library → the store version the index holds
 }
 
 // ApproximateFrom is the library size from which search switches from the exact
@@ -105,7 +111,8 @@ func grow(s Searcher, from int) Searcher {
 
 // NewLibraries returns libraries of dim-dimensional templates over store.
 func NewLibraries(store Store, dim int) *Libraries {
-	return &Libraries{store: store, dim: dim, idx: map[string]Searcher{}, rows: map[string]map[string]int{}, approxFrom: ApproximateFrom}
+	return &Libraries{store: store, dim: dim, idx: map[string]Searcher{}, rows: map[string]map[string]int{},
+		version: map[string]int64{}, approxFrom: ApproximateFrom}
 }
 
 // ForModel makes the libraries keep to one model's templates: enrolments are
@@ -116,11 +123,17 @@ func (l *Libraries) ForModel(model string) *Libraries {
 	return l
 }
 
-// index returns a library's index, loading it the first time.
+// index returns a library's index, loading it the first time and again whenever
+// the store's version of it moved past the one the index holds (one indexed read
+// per call).
 func (l *Libraries) index(ctx context.Context, library string) (Searcher, error) {
+	v, err := l.store.LibraryVersion(ctx, library)
+	if err != nil {
+		return nil, fmt.Errorf("face library %s version: %w", library, err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if x, ok := l.idx[library]; ok {
+	if x, ok := l.idx[library]; ok && l.version[library] >= v {
 		return x, nil
 	}
 	ts, err := l.store.Templates(ctx, library)
@@ -140,6 +153,7 @@ func (l *Libraries) index(ctx context.Context, library string) (Searcher, error)
 	}
 	l.idx[library] = tune(x)
 	l.rows[library] = rows
+	l.version[library] = v
 	return l.idx[library], nil
 }
 
@@ -162,12 +176,14 @@ func (l *Libraries) Enrol(ctx context.Context, e Enrolment) error {
 	if _, err := l.index(ctx, e.Library); err != nil {
 		return err
 	}
-	if err := l.store.ReplaceTemplates(ctx, e.Library, e.PersonID, ts); err != nil {
+	v, err := l.store.ReplaceTemplates(ctx, e.Library, e.PersonID, ts)
+	if err != nil {
 		return err
 	}
 	// Under the lock, so that a switch to the graph cannot lose a concurrent enrolment.
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.advance(e.Library, v)
 	x := l.idx[e.Library]
 	l.removeRows(x, e.Library, e.PersonID)
 	for _, t := range ts {
@@ -206,14 +222,29 @@ func (l *Libraries) Delete(ctx context.Context, library, personID string) (bool,
 	if _, err := l.index(ctx, library); err != nil {
 		return false, err
 	}
-	ok, err := l.store.DeleteTemplate(ctx, library, personID)
+	ok, v, err := l.store.DeleteTemplate(ctx, library, personID)
 	if err != nil {
 		return false, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if ok {
+		l.advance(library, v)
+	}
 	l.removeRows(l.idx[library], library, personID)
 	return ok, nil
+}
+
+// advance records that this process made the library's change to version v, and
+// applies it to the index itself: when v follows the version the index holds, the
+// index stays current; when another change came between, the next search reloads.
+// l.mu is held.
+func (l *Libraries) advance(library string, v int64) {
+	if l.version[library] == v-1 {
+		l.version[library] = v
+		return
+	}
+	l.version[library] = -1 // below any version: reload at the next use
 }
 
 // Identify searches a library and applies the rule.
@@ -251,33 +282,47 @@ func byPerson(rows []Candidate, k int) []Candidate {
 // MemoryStore keeps templates in memory: for evaluations and tests that need no
 // durability. Vectors are copied in and out.
 type MemoryStore struct {
-	mu sync.Mutex
-	ts map[string][]Template // library/person → templates
+	mu       sync.Mutex
+	ts       map[string][]Template // library/person → templates
+	versions map[string]int64
 }
 
 // NewMemoryStore returns an empty store.
-func NewMemoryStore() *MemoryStore { return &MemoryStore{ts: map[string][]Template{}} }
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{ts: map[string][]Template{}, versions: map[string]int64{}}
+}
 
 // ReplaceTemplates implements Store.
-func (m *MemoryStore) ReplaceTemplates(_ context.Context, library, personID string, ts []Template) error {
+func (m *MemoryStore) ReplaceTemplates(_ context.Context, library, personID string, ts []Template) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.versions[library]++
 	cp := make([]Template, len(ts))
 	for i, t := range ts {
 		t.Vector = append([]float32(nil), t.Vector...)
 		cp[i] = t
 	}
 	m.ts[library+"\x00"+personID] = cp
-	return nil
+	return m.versions[library], nil
 }
 
 // DeleteTemplate implements Store.
-func (m *MemoryStore) DeleteTemplate(_ context.Context, library, personID string) (bool, error) {
+func (m *MemoryStore) DeleteTemplate(_ context.Context, library, personID string) (bool, int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, ok := m.ts[library+"\x00"+personID]
-	delete(m.ts, library+"\x00"+personID)
-	return ok, nil
+	if ok {
+		delete(m.ts, library+"\x00"+personID)
+		m.versions[library]++
+	}
+	return ok, m.versions[library], nil
+}
+
+// LibraryVersion implements Store.
+func (m *MemoryStore) LibraryVersion(_ context.Context, library string) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.versions[library], nil
 }
 
 // Templates implements Store.

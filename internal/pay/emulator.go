@@ -9,7 +9,7 @@ import (
 
 // FaultAPIs are the API names a fault rule can target.
 var FaultAPIs = []string{"authinfo", APIFacePay, "facepayquery", "facepayreverse", APIMicroPay, "orderquery",
-	"reverse", "closeorder", "refund", "refundquery", "downloadbill"}
+	"reverse", "closeorder", "refund", "refundquery", "downloadbill", "member"}
 
 // AddFault makes the next `times` calls of api by mchID answer errCode (when not empty)
 // after waiting delay.

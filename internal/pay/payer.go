@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -116,19 +115,11 @@ func (s *Service) MintFaceCode(ctx context.Context, authinfo, payerID string) (M
 // MintFaceCodes mints n face codes in one transaction (benchmarks prepare payments
 // with it without measuring the minting).
 func (s *Service) MintFaceCodes(ctx context.Context, authinfo, payerID string, n int) ([]MintedCode, error) {
-	a, err := device.UnsealAuthInfo(s.sealer, authinfo)
+	a, err := s.OpenAuthInfo(ctx, authinfo)
 	if err != nil {
-		return nil, errcode.Wrap(errcode.Invalid, err, "authinfo is not valid")
+		return nil, err
 	}
 	now := s.now(ctx, a.MchID)
-	if a.Expired(now) {
-		err = device.ErrAuthInfoExpired
-	}
-	if errors.Is(err, device.ErrAuthInfoExpired) {
-		return nil, errcode.Wrap(errcode.Invalid, err, "authinfo has expired; get a new one")
-	} else if err != nil {
-		return nil, errcode.Wrap(errcode.Invalid, err, "authinfo is not valid")
-	}
 	m := MintedCode{OpenID: s.OpenID(a.AppID, payerID), ExpiresIn: int64(FaceCodeTTL / time.Second)}
 	if a.SubAppID != "" {
 		m.SubOpenID = s.OpenID(a.SubAppID, payerID)
@@ -151,6 +142,21 @@ func (s *Service) MintFaceCodes(ctx context.Context, authinfo, payerID string, n
 	})
 	return out, err
 }
+
+// OpenAuthInfo opens an authinfo token and judges its age by its merchant's clock.
+func (s *Service) OpenAuthInfo(ctx context.Context, authinfo string) (device.AuthInfo, error) {
+	a, err := device.UnsealAuthInfo(s.sealer, authinfo)
+	if err != nil {
+		return a, errcode.Wrap(errcode.Invalid, err, "authinfo is not valid")
+	}
+	if a.Expired(s.now(ctx, a.MchID)) {
+		return a, errcode.Wrap(errcode.Invalid, device.ErrAuthInfoExpired, "authinfo has expired; get a new one")
+	}
+	return a, nil
+}
+
+// Now is the time for a merchant: its test clock when it is on one.
+func (s *Service) Now(ctx context.Context, mchID string) time.Time { return s.now(ctx, mchID) }
 
 // MintPayCode issues an 18-digit payment code for payerID, as a wallet app shows one.
 func (s *Service) MintPayCode(ctx context.Context, payerID string) (string, error) {

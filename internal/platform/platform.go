@@ -16,9 +16,14 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/edge/notifyhttp"
+	"github.com/openfacepay/openfacepay/internal/edge/termhttp"
 	"github.com/openfacepay/openfacepay/internal/edge/v2http"
 	"github.com/openfacepay/openfacepay/internal/edge/v3http"
+	"github.com/openfacepay/openfacepay/internal/face"
+	"github.com/openfacepay/openfacepay/internal/face/modelpack"
+	"github.com/openfacepay/openfacepay/internal/faceid"
 	"github.com/openfacepay/openfacepay/internal/ledger"
+	"github.com/openfacepay/openfacepay/internal/member"
 	"github.com/openfacepay/openfacepay/internal/notify"
 	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/pki"
@@ -62,6 +67,9 @@ type Config struct {
 	// NotifyLease is how long a delivery attempt holds its notification before another
 	// instance (or this one, restarted) may try it again; 30 s when zero.
 	NotifyLease time.Duration
+	// FacePack is the model pack whose templates the terminal API takes ("" is the
+	// default pack). The platform runs no model: kiosks send templates.
+	FacePack string
 }
 
 // Platform is a running OpenFacePay.
@@ -70,6 +78,8 @@ type Platform struct {
 	Tenants *tenant.Service
 	Ledger  *ledger.Ledger
 	Pay     *pay.Service
+	Members *member.Service
+	FaceID  *faceid.Service
 	// Dispatcher delivers the outbox; every instance runs one.
 	Dispatcher *notify.Dispatcher
 	CA         *pki.CA
@@ -101,6 +111,10 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	if p.Pay, err = NewPay(ctx, db, cfg.Clock); err != nil {
 		return nil, err
 	}
+	if p.FaceID, p.Members, err = NewFaceID(db, p.Pay, cfg.Clock, cfg.FacePack); err != nil {
+		return nil, err
+	}
+	term := termhttp.New(termhttp.Config{Pay: p.Pay, FaceID: p.FaceID, Nonces: db, Clock: cfg.Clock, Logger: cfg.Logger})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.Dispatcher = notify.NewDispatcher(notify.Config{Store: db, Renderer: notifyhttp.Renderer{Store: db}, Clock: cfg.Clock,
@@ -116,6 +130,7 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	for _, prefix := range []string{"/pay/", "/secapi/", "/face/"} {
 		mux.Handle(prefix, v2)
 	}
+	mux.Handle("/terminal/", term)
 	mux.HandleFunc("GET /healthz", p.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	p.Server, err = server.Listen(server.Config{
@@ -145,6 +160,19 @@ func NewPay(ctx context.Context, db *sqlstore.DB, c clock.Clock) (*pay.Service, 
 		return nil, fmt.Errorf("openid secret: %w", err)
 	}
 	return pay.New(pay.Config{Store: db, Sealer: db.Sealer(), Clock: c, OpenIDSecret: secret}), nil
+}
+
+// NewFaceID builds the terminal identification service over the payers' face
+// library of the pack's model, and the member cards.
+func NewFaceID(db *sqlstore.DB, svc *pay.Service, c clock.Clock, pack string) (*faceid.Service, *member.Service, error) {
+	pk, ok := modelpack.Find(pack)
+	if !ok {
+		return nil, nil, fmt.Errorf("no face model pack %q", pack)
+	}
+	members := member.New(db, c)
+	libs := face.NewLibraries(db, pk.Dim).ForModel(pk.Model())
+	return faceid.New(faceid.Config{Pay: svc, Members: members, Libs: libs, Model: pk.Model(),
+		Rule: face.Rule{Threshold: pk.Threshold, Margin: pk.Margin}, Store: db, Sealer: db.Sealer()}), members, nil
 }
 
 // Run serves until ctx ends, then drains in-flight requests for up to grace.

@@ -155,6 +155,10 @@ func Open(cfg Config) (*Engine, error) {
 		e.Close()
 		return nil, fmt.Errorf("pack %s: %w", pack.Name, err)
 	}
+	if err := e.checkDim(); err != nil {
+		e.Close()
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -174,6 +178,14 @@ func (e *Engine) Dim() int { return e.Parts.Embedder.Dim() }
 // Model names the pack and embedder, stored with every template so that a library
 // never mixes templates of two models.
 func (e *Engine) Model() string { return fmt.Sprintf("%s/%d", e.Pack.Name, e.Dim()) }
+
+// checkDim keeps a pack's declared template length honest.
+func (e *Engine) checkDim() error {
+	if e.Pack.Dim != e.Dim() {
+		return fmt.Errorf("pack %s declares %d-d templates, its embedder makes %d", e.Pack.Name, e.Pack.Dim, e.Dim())
+	}
+	return nil
+}
 
 // Analyze detects every face, aligns and embeds each face that has alignment
 // points, and applies the probe gates.

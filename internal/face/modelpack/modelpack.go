@@ -6,6 +6,7 @@
 package modelpack
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -69,6 +70,7 @@ type Pack struct {
 	Warning  string // printed when the pack is selected; empty when there is nothing to warn about
 	Default  bool
 	Artefact map[Role]string // role → Artefact.Key
+	Dim      int             // the embedder's template length
 	// Threshold is the cosine (of mirror-averaged templates) a match must reach
 	// and Margin the distance within which a second candidate is a look-alike.
 	// Both were chosen once on a real identity set, several photos per person,
@@ -153,14 +155,14 @@ var artefacts = []Artefact{
 
 var packs = []Pack{
 	{Name: "open", Title: "BlazeFace + dlib ResNet 128-d", Default: true,
-		Licence:   "Apache-2.0 (BlazeFace) and public domain (dlib ResNet weights); graph written by OpenFacePay",
-		Artefact:  map[Role]string{RoleDetector: "blazeface-back", RoleEmbedder: "dlib-weights"},
+		Licence:  "Apache-2.0 (BlazeFace) and public domain (dlib ResNet weights); graph written by OpenFacePay",
+		Artefact: map[Role]string{RoleDetector: "blazeface-back", RoleEmbedder: "dlib-weights"}, Dim: 128,
 		Threshold: 0.94, Margin: 0.01, SamePerson: 0.91},
 	{Name: "faceplugin", Title: "UltraFace + 68 landmarks + MobileFaceNet 512-d + MiniFASNet",
 		Licence: faceplugin.Licence,
 		Warning: "the faceplugin pack's licence and training data are unclear: do not use it commercially without a statement from its vendor",
 		Artefact: map[Role]string{RoleDetector: "fp-detect", RoleLandmarks: "fp-landmark",
-			RoleEmbedder: "fp-feature", RoleAntiSpoof: "fp-liveness"},
+			RoleEmbedder: "fp-feature", RoleAntiSpoof: "fp-liveness"}, Dim: 512,
 		Threshold: 0.44, Margin: 0.03, SamePerson: 0.2},
 }
 
@@ -183,6 +185,9 @@ func Packs() []Pack {
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Default && !out[j].Default })
 	return out
 }
+
+// Model names the templates the pack makes, as engine.Engine.Model does.
+func (p Pack) Model() string { return fmt.Sprintf("%s/%d", p.Name, p.Dim) }
 
 // Find returns the named pack; "" is the default.
 func Find(name string) (Pack, bool) {

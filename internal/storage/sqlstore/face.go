@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -20,12 +22,33 @@ func facePurpose(library, personID string, seq int) string {
 	return purpose("face", fmt.Sprintf("%s/%s#%d", library, personID, seq), "vector")
 }
 
+// bumpLibrary raises a library's version inside a change's transaction.
+func bumpLibrary(ctx context.Context, tx *Tx, library string) (int64, error) {
+	if _, err := tx.Exec(ctx, `INSERT INTO face_library_versions (library, version) VALUES (?, 1)
+		ON CONFLICT (library) DO UPDATE SET version = face_library_versions.version + 1`, library); err != nil {
+		return 0, err
+	}
+	var v int64
+	err := tx.QueryRow(ctx, `SELECT version FROM face_library_versions WHERE library = ?`, library).Scan(&v)
+	return v, err
+}
+
+// LibraryVersion implements face.Store: 0 for a library never changed.
+func (db *DB) LibraryVersion(ctx context.Context, library string) (int64, error) {
+	var v int64
+	err := db.queryRow(ctx, `SELECT version FROM face_library_versions WHERE library = ?`, library).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
 // ReplaceTemplates implements face.Store: the vectors are sealed, never stored in clear.
-func (db *DB) ReplaceTemplates(ctx context.Context, library, personID string, ts []face.Template) error {
+func (db *DB) ReplaceTemplates(ctx context.Context, library, personID string, ts []face.Template) (version int64, err error) {
 	sealed := make([][]byte, len(ts))
 	for k, t := range ts {
 		if t.Library != library || t.PersonID != personID || t.Seq != k {
-			return fmt.Errorf("face template %d of %s/%s is %s/%s#%d", k, library, personID, t.Library, t.PersonID, t.Seq)
+			return 0, fmt.Errorf("face template %d of %s/%s is %s/%s#%d", k, library, personID, t.Library, t.PersonID, t.Seq)
 		}
 		raw := make([]byte, 4*len(t.Vector))
 		for i, v := range t.Vector {
@@ -33,7 +56,7 @@ func (db *DB) ReplaceTemplates(ctx context.Context, library, personID string, ts
 		}
 		sealed[k] = db.sealer.Seal(facePurpose(library, personID, k), raw)
 	}
-	return db.InTx(ctx, func(tx *Tx) error {
+	err = db.InTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM face_templates WHERE library = ? AND person_id = ?`, library, personID); err != nil {
 			return err
 		}
@@ -43,22 +66,27 @@ func (db *DB) ReplaceTemplates(ctx context.Context, library, personID string, ts
 				return err
 			}
 		}
-		return nil
+		version, err = bumpLibrary(ctx, tx, library)
+		return err
 	})
+	return version, err
 }
 
 // DeleteTemplate implements face.Store.
-func (db *DB) DeleteTemplate(ctx context.Context, library, personID string) (found bool, err error) {
+func (db *DB) DeleteTemplate(ctx context.Context, library, personID string) (found bool, version int64, err error) {
 	err = db.InTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM face_templates WHERE library = ? AND person_id = ?`, library, personID)
 		if err != nil {
 			return err
 		}
 		n, err := res.RowsAffected()
-		found = n > 0
+		if found = n > 0; err != nil || !found {
+			return err
+		}
+		version, err = bumpLibrary(ctx, tx, library)
 		return err
 	})
-	return found, err
+	return found, version, err
 }
 
 // Templates implements face.Store.

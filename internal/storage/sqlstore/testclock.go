@@ -63,3 +63,13 @@ func (db *DB) SetProduction(ctx context.Context, mchID string) error {
 		return err
 	})
 }
+
+// IsProduction reports whether a merchant was made a production merchant.
+func (db *DB) IsProduction(ctx context.Context, mchID string) (bool, error) {
+	var production int64
+	err := db.queryRow(ctx, `SELECT production FROM merchants WHERE mch_id = ?`, mchID).Scan(&production)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+	}
+	return production == 1, err
+}

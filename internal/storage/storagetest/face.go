@@ -71,6 +71,22 @@ func testFaceTemplates(t *testing.T, b Backend) {
 	if id := Must(face.NewLibraries(b.DB, dim).Identify(ctx, "ORG-1", vec(6), rule)); id.Match != nil {
 		t.Fatalf("a deleted person is still found after reload: %+v", id)
 	}
+	// Two processes on one store (serve and an admin command, two instances): a
+	// change made through one is seen by the other at its next search.
+	other := face.NewLibraries(b.DB, dim)
+	if id := Must(other.Identify(ctx, "ORG-1", vec(7), rule)); id.Match != nil {
+		t.Fatalf("nobody enrolled yet: %+v", id)
+	}
+	if err := libs.Enrol(ctx, face.Enrolment{Library: "ORG-1", PersonID: "P7", Vectors: [][]float32{vec(7)}, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if id := Must(other.Identify(ctx, "ORG-1", vec(7), rule)); id.Match == nil || id.Match.PersonID != "P7" {
+		t.Fatalf("an enrolment by another process is not seen: %+v", id)
+	}
+	Must(libs.Delete(ctx, "ORG-1", "P7"))
+	if id := Must(other.Identify(ctx, "ORG-1", vec(7), rule)); id.Match != nil {
+		t.Fatalf("a deletion by another process is not seen: %+v", id)
+	}
 	raw := make([]byte, 4*dim)
 	for i, v := range vec(1) {
 		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
