@@ -62,9 +62,9 @@ type CameraState string
 // Camera states.
 const (
 	CameraOff       CameraState = "off"
-	CameraOn        CameraState = "on"         // capturing, preview shown
-	CameraOnNoView  CameraState = "on_hidden"  // capturing, no preview
-	CameraProtected CameraState = "protected"  // closed by a protection timeout; a button re-activates it
+	CameraOn        CameraState = "on"        // capturing, preview shown
+	CameraOnNoView  CameraState = "on_hidden" // capturing, no preview
+	CameraProtected CameraState = "protected" // closed by a protection timeout; a button re-activates it
 )
 
 // Camera is the kiosk's camera with its four operations (open, close, open
