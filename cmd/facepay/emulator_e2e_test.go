@@ -72,6 +72,13 @@ type v2call func(path string, bm gopay.BodyMap, signType string) gopay.BodyMap
 // and returns the store flags, the log buffer, the credentials and a gopay caller.
 func serveMerchant(t *testing.T, backend string) ([]string, *lockedBuffer, tenant.Credentials, v2call) {
 	t.Helper()
+	store, logs, cr, call, _ := serveMerchantAt(t, backend)
+	return store, logs, cr, call
+}
+
+// serveMerchantAt is serveMerchant that also returns serve's URL.
+func serveMerchantAt(t *testing.T, backend string) ([]string, *lockedBuffer, tenant.Credentials, v2call, string) {
+	t.Helper()
 	store := storeArgs(t, backend)
 	logs := &lockedBuffer{}
 	var cr tenant.Credentials
@@ -93,7 +100,7 @@ func serveMerchant(t *testing.T, backend string) ([]string, *lockedBuffer, tenan
 		}
 		return res
 	}
-	return store, logs, cr, call
+	return store, logs, cr, call, url
 }
 
 // TestEmulatorFlowThroughTheBinary is the README's payment walk-through: every step a

@@ -20,6 +20,7 @@ func newServe() *cobra.Command {
 		logLevel string
 		grace    time.Duration
 		lease    time.Duration
+		pack     string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -40,7 +41,7 @@ SIGTERM or Ctrl-C drains in-flight requests, then exits.`,
 				return err
 			}
 			defer db.Close()
-			p, err := platform.New(ctx, db, platform.Config{Addr: addr, HTTPAddr: httpAddr, Hosts: hosts, Logger: log, NotifyLease: lease})
+			p, err := platform.New(ctx, db, platform.Config{Addr: addr, HTTPAddr: httpAddr, Hosts: hosts, Logger: log, NotifyLease: lease, FacePack: pack})
 			if err != nil {
 				return err
 			}
@@ -68,6 +69,7 @@ SIGTERM or Ctrl-C drains in-flight requests, then exits.`,
 	cmd.Flags().StringSliceVar(&hosts, "host", nil, "extra host names or IPs for the server certificate")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "how long SIGTERM waits for in-flight requests")
+	cmd.Flags().StringVar(&pack, "pack", os.Getenv("FACEPAY_PACK"), "face model pack whose templates kiosks send (open, faceplugin); default $FACEPAY_PACK or the default pack")
 	cmd.Flags().DurationVar(&lease, "notify-lease", 30*time.Second, "how long a notification attempt may run before a crashed instance's work is retried")
 	return cmd
 }

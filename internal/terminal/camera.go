@@ -88,6 +88,9 @@ type Camera struct {
 
 // NewCamera wraps a frame source; the camera starts off.
 func NewCamera(src Source, c clock.Clock, t Timeouts) *Camera {
+	if c == nil {
+		c = clock.Real{}
+	}
 	return &Camera{src: src, clock: c, timeouts: t, state: CameraOff, guide: true}
 }
 

@@ -435,10 +435,10 @@ func (s *SDK) attempt(ctx context.Context, client *Client, v map[string]string, 
 		tail := ""
 		if t := v["telephone"]; len(t) >= 4 {
 			tail = t[len(t)-4:]
-		} else if s.cfg.Prompter != nil {
+		} else if p := s.prompter(); p != nil {
 			s.step(Step{Kind: "phone", Text: "Enter the last 4 digits of your phone number"})
 			var ok bool
-			if tail, ok = s.cfg.Prompter.PhoneTail(ctx); !ok {
+			if tail, ok = p.PhoneTail(ctx); !ok {
 				return userCancel()
 			}
 		}
@@ -509,9 +509,15 @@ func (s *SDK) frames(ctx context.Context) ([]*vision.Image, error) {
 }
 
 func (s *SDK) step(st Step) {
-	if s.cfg.Prompter != nil {
-		s.cfg.Prompter.Step(st)
+	if p := s.prompter(); p != nil {
+		p.Step(st)
 	}
+}
+
+func (s *SDK) prompter() Prompter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Prompter
 }
 
 func (s *SDK) member(ctx context.Context, p map[string]any) Answer {
@@ -547,4 +553,12 @@ func (s *SDK) payResult(p map[string]any) Answer {
 		return fail("PARAM_ERROR", "payresult must be SUCCESS or ERROR", 0)
 	}
 	return ok()
+}
+
+// SetPrompter sets the kiosk's screen (the agent that serves the SDK is also the
+// screen, so it exists only after the SDK).
+func (s *SDK) SetPrompter(p Prompter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Prompter = p
 }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openfacepay/openfacepay/internal/face/engine"
+	"github.com/openfacepay/openfacepay/internal/face/modelpack"
+	"github.com/openfacepay/openfacepay/internal/kiosk"
+	"github.com/openfacepay/openfacepay/internal/terminal"
+)
+
+func newKiosk() *cobra.Command {
+	var (
+		platformURL, data, addr, caFile, camera, liveness, pack, cache, logLevel string
+		threads                                                                  int
+		timeouts                                                                 terminal.Timeouts
+	)
+	cmd := &cobra.Command{
+		Use:   "kiosk",
+		Short: "Run the face SDK of one kiosk: the WeChat face SDK's functions on a local HTTP API, and the kiosk page",
+		Long: `Runs one device's face SDK against the platform at --platform, for the kiosk's app on
+--addr (127.0.0.1 only):
+
+  POST /wxpayface/{function}   the Android SDK's map in, the callback's map out
+                               (initWxpayface, getWxpayfaceRawdata, getWxpayfaceUserInfo,
+                               getWxpayfaceCode, activateWxpayfaceMember,
+                               updateWxpayfacePayResult, stopWxpayface, releaseWxpayface,
+                               openCamera, closeCamera, openCameraWithoutPreview,
+                               openCameraWithPreview)
+  POST /wxFacePay/{method}     the APICloud wxFacePay module's shape: {"status":true,…} or
+                               {"status":false,"err":{"errorCode","msg"}}
+  GET  /wxFacePay.js           api.require('wxFacePay') for a page, talking to this kiosk
+  PUT  /kiosk/camera           a JPEG, PNG or WebP: what a still camera sees from then on
+  POST /kiosk/phone            {"tail":"1234"}: the phone keypad's answer when asked
+  POST /kiosk/cancel           the person cancels (getWxpayfaceCode answers USER_CANCEL)
+  GET  /kiosk/state            the page's state; GET / is the kiosk page; GET /healthz
+
+The device key is created in --data on first start and kept there. The kiosk detects,
+checks liveness and embeds on the device and sends the platform the template, never the
+photo. Liveness (a random turn or nod the face must follow) is on by default;
+--liveness off exists only for emulated cameras (a still picture can never pass), and
+then the kiosk warns at start and on its page.`,
+		Example: `  facepay kiosk --platform https://127.0.0.1:8443 --ca ca.pem --data ./kiosk --camera still:alice.jpg --liveness off
+  facepay kiosk --platform https://127.0.0.1:8443 --ca ca.pem --data ./kiosk --addr 127.0.0.1:8600`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log := newLogger(logLevel)
+			if liveness != "on" && liveness != "off" {
+				return fmt.Errorf("--liveness is on or off, not %q", liveness)
+			}
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
+				return fmt.Errorf("--addr %q: the kiosk's local API listens on 127.0.0.1 only", addr)
+			}
+			var pool *x509.CertPool
+			if caFile != "" {
+				pem, err := os.ReadFile(caFile)
+				if err != nil {
+					return err
+				}
+				pool = x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					return fmt.Errorf("%s holds no PEM certificate", caFile)
+				}
+			}
+			still := terminal.NewStill(nil)
+			switch {
+			case strings.HasPrefix(camera, "still:"):
+				img, err := readPhoto(strings.TrimPrefix(camera, "still:"))
+				if err != nil {
+					return err
+				}
+				still.Set(img)
+			case camera == "still":
+			default:
+				return fmt.Errorf("--camera %q: still or still:FILE (a page camera and video files come with the kiosk page's camera)", camera)
+			}
+			e, err := engine.Open(engine.Config{Pack: pack, Cache: cache, Threads: threads, Warn: os.Stderr})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			cam := terminal.NewCamera(still, nil, timeouts)
+			sdk, err := terminal.New(terminal.Config{DataDir: data, Platform: strings.TrimRight(platformURL, "/"), CAPool: pool,
+				Engine: e, Camera: cam, Liveness: liveness == "on", Logger: log})
+			if err != nil {
+				return err
+			}
+			agent := kiosk.New(kiosk.Config{SDK: sdk, Camera: cam, Still: still, Liveness: liveness == "on", Logger: log})
+			sdk.SetPrompter(agent)
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if liveness == "off" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: "+terminal.LivenessOffWarning)
+			}
+			fmt.Fprintf(out, "kiosk agent on http://%s (page at /, SDK at /wxpayface/{function} and /wxFacePay/{method}); platform %s\n", ln.Addr(), platformURL)
+			fmt.Fprintf(out, "next: curl -X POST http://%s/wxpayface/initWxpayface -d '{}'\n", ln.Addr())
+			srv := &http.Server{Handler: agent, ReadHeaderTimeout: 10 * time.Second}
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&platformURL, "platform", "https://127.0.0.1:8443", "the platform's base URL")
+	f.StringVar(&data, "data", "./kiosk", "the kiosk's folder: its device key")
+	f.StringVar(&addr, "addr", "127.0.0.1:8600", "local API and page address (127.0.0.1 only)")
+	f.StringVar(&caFile, "ca", "", "PEM of the CA that issued the platform's HTTPS certificate (facepay admin ca)")
+	f.StringVar(&camera, "camera", "still", "still (set the picture with PUT /kiosk/camera) or still:FILE")
+	f.StringVar(&liveness, "liveness", "on", "the active liveness check: on, or off for emulated cameras only")
+	f.StringVar(&pack, "pack", os.Getenv("FACEPAY_PACK"), "face model pack (open, faceplugin); the platform must use the same")
+	f.StringVar(&cache, "models", modelpack.CacheDir(), "model cache folder (see `facepay models`)")
+	f.IntVar(&threads, "threads", 0, "onnxruntime threads per model (0: all cores)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&timeouts.NoFaceGuide, "camera-no-face", terminal.DefaultTimeouts.NoFaceGuide, "camera protection: no face this long with the guide page on closes the camera")
+	f.DurationVar(&timeouts.NoFaceNoGuide, "camera-no-face-no-guide", terminal.DefaultTimeouts.NoFaceNoGuide, "camera protection: the same with the guide page off")
+	f.DurationVar(&timeouts.NoMatch, "camera-no-match", terminal.DefaultTimeouts.NoMatch, "camera protection: no match this long after recognition starts times out")
+	return cmd
+}

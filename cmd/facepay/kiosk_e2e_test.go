@@ -1,0 +1,110 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-pay/gopay"
+	"github.com/go-pay/gopay/wechat"
+
+	"github.com/openfacepay/openfacepay/internal/face/facetest"
+)
+
+// TestKioskThroughTheBinary runs `facepay serve` and `facepay kiosk` as separate
+// processes, on both backends: a payer enrolled by a separate `admin face enroll`
+// process while serve runs, the kiosk app's calls on the kiosk's local API, the
+// merchant server's calls through gopay, and the money moved.
+func TestKioskThroughTheBinary(t *testing.T) {
+	t.Parallel()
+	facetest.Engine(t, os.Getenv("FACEPAY_PACK"))
+	slice := func(name string) string {
+		p, _ := filepath.Abs(filepath.Join("..", "..", "internal", "face", "eval", "testdata", "deepface-slice", name))
+		return p
+	}
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			store, logs, cr, call, url := serveMerchantAt(t, backend)
+			ca := filepath.Join(t.TempDir(), "ca.pem")
+			if err := os.WriteFile(ca, []byte(cr.TLSCAPEM), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var payer struct {
+				PayerID string `json:"payer_id"`
+			}
+			runJSON(t, logs, &payer, append([]string{"admin", "payer", "create", "--balance", "5000", "--phone", "13800138000", "--json"}, store...)...)
+			run(t, logs, append([]string{"admin", "face", "enroll", "--payer", payer.PayerID, "--photo", slice("p01/img62.jpg"), "--photo", slice("p01/img16.jpg")}, store...)...)
+
+			kiosk := exec.Command(binary, "kiosk", "--platform", url, "--ca", ca, "--data", t.TempDir(), "--addr", "127.0.0.1:0",
+				"--camera", "still:"+slice("p01/img17.jpg"), "--liveness", "off")
+			var stderr lockedBuffer
+			kiosk.Stderr = &stderr
+			stdout, _ := kiosk.StdoutPipe()
+			if err := kiosk.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = kiosk.Process.Kill(); _ = kiosk.Wait() })
+			lines := bufio.NewScanner(stdout)
+			if !lines.Scan() || !strings.HasPrefix(lines.Text(), "kiosk agent on ") {
+				t.Fatalf("kiosk: %q %s", lines.Text(), stderr.String())
+			}
+			local := strings.Fields(strings.TrimPrefix(lines.Text(), "kiosk agent on "))[0]
+			go func() {
+				for lines.Scan() {
+				}
+			}()
+			sdk := func(fn string, p map[string]any) map[string]any {
+				t.Helper()
+				b, _ := json.Marshal(p)
+				resp, err := http.Post(local+"/wxpayface/"+fn, "application/json", bytes.NewReader(b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				out := map[string]any{}
+				_ = json.NewDecoder(resp.Body).Decode(&out)
+				return out
+			}
+			if a := sdk("initWxpayface", map[string]any{}); a["return_code"] != "SUCCESS" {
+				t.Fatalf("init: %v", a)
+			}
+			raw := sdk("getWxpayfaceRawdata", map[string]any{})
+			ai := call("/face/get_wxpayface_authinfo", gopay.BodyMap{"store_id": "S1", "store_name": "食堂", "device_id": "KIOSK-1",
+				"rawdata": raw["rawdata"], "now": strconv.FormatInt(time.Now().Unix(), 10), "version": "1"}, wechat.SignType_MD5)
+			code := sdk("getWxpayfaceCode", map[string]any{"appid": cr.AppID, "mch_id": cr.MchID, "store_id": "S1", "authinfo": ai.GetString("authinfo"),
+				"face_authtype": "FACEPAY", "out_trade_no": "KB-1", "total_fee": "1500"})
+			if code["return_code"] != "SUCCESS" {
+				t.Fatalf("getWxpayfaceCode: %v\n%s", code, stderr.String())
+			}
+			res := call("/pay/facepay", gopay.BodyMap{"body": "午餐", "out_trade_no": "KB-1", "total_fee": 1500, "fee_type": "CNY",
+				"spbill_create_ip": "10.0.0.7", "face_code": code["face_code"]}, wechat.SignType_HMAC_SHA256)
+			if res.GetString("result_code") != "SUCCESS" {
+				t.Fatalf("facepay: %v", res)
+			}
+			var after struct {
+				Balance int64 `json:"balance"`
+			}
+			runJSON(t, logs, &after, append([]string{"admin", "payer", "show", "--payer", payer.PayerID, "--json"}, store...)...)
+			if after.Balance != 5000-1500 {
+				t.Fatalf("balance %d, want 3500", after.Balance)
+			}
+			if !strings.Contains(stderr.String(), "LIVENESS IS OFF") {
+				t.Fatalf("no liveness warning at start:\n%s", stderr.String())
+			}
+			for _, secret := range []string{code["face_code"].(string), "13800138000", ai.GetString("authinfo")} {
+				if strings.Contains(stderr.String(), secret) || strings.Contains(logs.String(), secret) {
+					t.Fatalf("the logs hold %q", secret)
+				}
+			}
+		})
+	}
+}
