@@ -72,7 +72,7 @@ on the same machine and shares its cores.`,
 	payCmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
 	payCmd.Flags().IntVar(&payers, "payers", 200, "wallets the payments are spread over")
 	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (server and client, one process) to this file for go tool pprof")
-	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval())
+	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk())
 	return cmd
 }
 

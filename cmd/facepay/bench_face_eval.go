@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/openfacepay/openfacepay/internal/bench"
 	"github.com/openfacepay/openfacepay/internal/face/engine"
 	"github.com/openfacepay/openfacepay/internal/face/eval"
 	"github.com/openfacepay/openfacepay/internal/face/modelpack"
@@ -98,5 +101,66 @@ A progress bar on stderr follows the photos.`,
 	cmd.Flags().Float64Var(&threshold, "threshold", 0, "evaluate at this threshold instead of the pack's shipped one")
 	cmd.Flags().Float64Var(&margin, "margin", 0, "evaluate at this look-alike margin instead of the pack's shipped one")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newBenchKiosk() *cobra.Command {
+	var (
+		pack, cache string
+		threads     int
+		iterations  int
+		frames      int
+	)
+	cmd := &cobra.Command{
+		Use:   "kiosk",
+		Short: "Latency of a face payment from the camera's frames to paid, through kiosk, merchant server and platform, with its stages",
+		Long: `Runs the platform (SQLite in a temporary directory), a kiosk's face SDK and the reference
+merchant server in one process over loopback HTTPS, enrols a payer from the packaged
+portrait and shows the kiosk's still camera the mirrored portrait. Each iteration times:
+
+  - each stage alone: detect + align + embed one frame (the template of the chip and its
+    mirror), the liveness check over --frames frames, the terminal API's identify
+    (a face_code), and the merchant server's facepay until paid;
+  - the whole path: getWxpayfaceCode on the kiosk (frames -> face_code; liveness off,
+    since a still picture cannot pass it), then the merchant server's payment.
+
+Prints p50 and p99 of each. Client, kiosk and platform share this machine's cores.`,
+		Example: `  facepay bench kiosk
+  facepay bench kiosk --iterations 200 --frames 12`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := engine.Open(engine.Config{Pack: pack, Cache: cache, Threads: threads, Warn: os.Stderr})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			p, err := modelpack.Verify(cache, "photo-grace-hopper")
+			if err != nil {
+				return err
+			}
+			img, err := readPhoto(p)
+			if err != nil {
+				return err
+			}
+			rep, err := bench.RunKiosk(cmd.Context(), bench.KioskConfig{Engine: e, Enrol: img, Probe: img.Mirror(),
+				Iterations: iterations, Frames: frames, Progress: os.Stderr})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "pack %s, %d iterations, %d frames per recognition, GOMAXPROCS %d\n", e.Pack.Name, rep.Iterations, rep.Frames, runtime.GOMAXPROCS(0))
+			w := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+			fmt.Fprintln(w, "stage\tp50 ms\tp99 ms\t")
+			for _, t := range append(rep.Stages, rep.FaceCode, rep.Paid) {
+				fmt.Fprintf(w, "%s\t%.2f\t%.2f\t\n", t.Name, float64(t.P50.Microseconds())/1000, float64(t.P99.Microseconds())/1000)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&pack, "pack", os.Getenv("FACEPAY_PACK"), "face model pack (open, faceplugin)")
+	cmd.Flags().StringVar(&cache, "models", modelpack.CacheDir(), "model cache folder")
+	cmd.Flags().IntVar(&threads, "threads", 0, "onnxruntime threads per model (0: all cores)")
+	cmd.Flags().IntVar(&iterations, "iterations", 50, "payments to time")
+	cmd.Flags().IntVar(&frames, "frames", 12, "frames per recognition")
 	return cmd
 }

@@ -8,10 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-pay/gopay"
 	"github.com/go-pay/gopay/wechat"
@@ -19,10 +17,11 @@ import (
 	"github.com/openfacepay/openfacepay/internal/face/facetest"
 )
 
-// TestKioskThroughTheBinary runs `facepay serve` and `facepay kiosk` as separate
-// processes, on both backends: a payer enrolled by a separate `admin face enroll`
-// process while serve runs, the kiosk app's calls on the kiosk's local API, the
-// merchant server's calls through gopay, and the money moved.
+// TestKioskThroughTheBinary runs `facepay serve`, `facepay kiosk` and `facepay
+// merchant` as separate processes, on both backends: a payer enrolled by a separate
+// `admin face enroll` process while serve runs, the kiosk app's calls on the kiosk's
+// local API, authinfo and the payment through the merchant server, and the money
+// moved; gopay checks the order independently.
 func TestKioskThroughTheBinary(t *testing.T) {
 	t.Parallel()
 	facetest.Engine(t, os.Getenv("FACEPAY_PACK"))
@@ -77,18 +76,52 @@ func TestKioskThroughTheBinary(t *testing.T) {
 			if a := sdk("initWxpayface", map[string]any{}); a["return_code"] != "SUCCESS" {
 				t.Fatalf("init: %v", a)
 			}
+			credsFile := filepath.Join(t.TempDir(), "merchant.json")
+			credsJSON, _ := json.Marshal(cr)
+			if err := os.WriteFile(credsFile, credsJSON, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ms := exec.Command(binary, "merchant", "--platform", url, "--credentials", credsFile, "--addr", "127.0.0.1:0")
+			ms.Stderr = &stderr
+			msOut, _ := ms.StdoutPipe()
+			if err := ms.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = ms.Process.Kill(); _ = ms.Wait() })
+			msLines := bufio.NewScanner(msOut)
+			if !msLines.Scan() || !strings.Contains(msLines.Text(), " on http://") {
+				t.Fatalf("merchant: %q %s", msLines.Text(), stderr.String())
+			}
+			merchantURL := strings.Fields(strings.SplitN(msLines.Text(), " on ", 2)[1])[0]
+			merchantURL = strings.TrimSuffix(merchantURL, ";")
+			post := func(u string, v any) map[string]any {
+				t.Helper()
+				b, _ := json.Marshal(v)
+				resp, err := http.Post(u, "application/json", bytes.NewReader(b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				out := map[string]any{}
+				_ = json.NewDecoder(resp.Body).Decode(&out)
+				return out
+			}
 			raw := sdk("getWxpayfaceRawdata", map[string]any{})
-			ai := call("/face/get_wxpayface_authinfo", gopay.BodyMap{"store_id": "S1", "store_name": "食堂", "device_id": "KIOSK-1",
-				"rawdata": raw["rawdata"], "now": strconv.FormatInt(time.Now().Unix(), 10), "version": "1"}, wechat.SignType_MD5)
-			code := sdk("getWxpayfaceCode", map[string]any{"appid": cr.AppID, "mch_id": cr.MchID, "store_id": "S1", "authinfo": ai.GetString("authinfo"),
+			ai := post(merchantURL+"/merchant/authinfo", map[string]any{"store_id": "S1", "store_name": "食堂", "device_id": "KIOSK-1", "rawdata": raw["rawdata"]})
+			if ai["authinfo"] == nil {
+				t.Fatalf("authinfo from the merchant server: %v %s", ai, stderr.String())
+			}
+			code := sdk("getWxpayfaceCode", map[string]any{"appid": cr.AppID, "mch_id": cr.MchID, "store_id": "S1", "authinfo": ai["authinfo"],
 				"face_authtype": "FACEPAY", "out_trade_no": "KB-1", "total_fee": "1500"})
 			if code["return_code"] != "SUCCESS" {
 				t.Fatalf("getWxpayfaceCode: %v\n%s", code, stderr.String())
 			}
-			res := call("/pay/facepay", gopay.BodyMap{"body": "午餐", "out_trade_no": "KB-1", "total_fee": 1500, "fee_type": "CNY",
-				"spbill_create_ip": "10.0.0.7", "face_code": code["face_code"]}, wechat.SignType_HMAC_SHA256)
-			if res.GetString("result_code") != "SUCCESS" {
-				t.Fatalf("facepay: %v", res)
+			paid := post(merchantURL+"/merchant/pay", map[string]any{"out_trade_no": "KB-1", "total_fee": 1500, "face_code": code["face_code"], "body": "午餐"})
+			if paid["state"] != "SUCCESS" {
+				t.Fatalf("merchant server pay: %v", paid)
+			}
+			if q := call("/pay/orderquery", gopay.BodyMap{"out_trade_no": "KB-1"}, wechat.SignType_MD5); q.GetString("trade_state") != "SUCCESS" || q.GetString("total_fee") != "1500" {
+				t.Fatalf("orderquery through gopay: %v", q)
 			}
 			var after struct {
 				Balance int64 `json:"balance"`
@@ -100,7 +133,7 @@ func TestKioskThroughTheBinary(t *testing.T) {
 			if !strings.Contains(stderr.String(), "LIVENESS IS OFF") {
 				t.Fatalf("no liveness warning at start:\n%s", stderr.String())
 			}
-			for _, secret := range []string{code["face_code"].(string), "13800138000", ai.GetString("authinfo")} {
+			for _, secret := range []string{code["face_code"].(string), "13800138000", ai["authinfo"].(string)} {
 				if strings.Contains(stderr.String(), secret) || strings.Contains(logs.String(), secret) {
 					t.Fatalf("the logs hold %q", secret)
 				}

@@ -87,6 +87,9 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
+	// A charge that reached the platform completes even if the caller hangs up: the
+	// merchant server learns the outcome from orderquery, as WeChat's documents say.
+	ctx = context.WithoutCancel(ctx)
 	if err := s.fault(ctx, r.MchID, r.API); err != nil {
 		return Order{}, err
 	}
@@ -291,6 +294,8 @@ func (s *Service) fault(ctx context.Context, mchID, api string) error {
 		return err
 	}
 	if f.Delay > 0 {
+		// A slow platform: a charge waits it out even when its caller has gone
+		// (Charge passes a context the caller cannot cancel); other calls stop.
 		t := time.NewTimer(f.Delay)
 		defer t.Stop()
 		select {

@@ -562,3 +562,7 @@ func (s *SDK) SetPrompter(p Prompter) {
 	defer s.mu.Unlock()
 	s.cfg.Prompter = p
 }
+
+// Identity is the device identity (for benchmarks that call the terminal API
+// beside the SDK).
+func (s *SDK) Identity() device.Identity { return s.ident }

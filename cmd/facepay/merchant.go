@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openfacepay/openfacepay/internal/merchant"
+)
+
+func newMerchant() *cobra.Command {
+	var (
+		platformURL, credsFile, addr, logLevel string
+		timeout                                time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "merchant",
+		Short: "Run the reference merchant server: authinfo for kiosks, face payments settled to the end, refunds",
+		Long: `The merchant server (商户server) of the face payment sequences, as an integrator would
+write one, against the platform at --platform with the credentials of
+'facepay admin merchant create --json' (--credentials). It serves, on --addr:
+
+  POST /merchant/authinfo   {store_id, store_name, device_id, rawdata} -> authinfo, cached
+                            per store and device until 5 minutes before expires_in
+  POST /merchant/pay        {out_trade_no, total_fee, face_code, body, openid, device_id,
+                            micropay} -> facepay (or micropay with the face_code); an answer
+                            that is lost, USERPAYING, SYSTEMERROR or BANKERROR is settled by
+                            orderquery after 5 s, then every 10 s to about 30 s, then by
+                            reverse (again while recall=Y)
+  GET  /merchant/orders/{out_trade_no}   orderquery
+  POST /merchant/refund     {out_trade_no, out_refund_no, total_fee, refund_fee} over mutual TLS
+
+Kiosk pages on 127.0.0.1 may call it from another port (CORS). It talks to the
+platform with the project's v2 client code (signatures, XML), as any merchant would.`,
+		Example: `  facepay admin merchant create --data ./data --json > merchant.json
+  facepay merchant --platform https://127.0.0.1:8443 --credentials merchant.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			raw, err := os.ReadFile(credsFile)
+			if err != nil {
+				return err
+			}
+			var cr merchant.Credentials
+			if err := json.Unmarshal(raw, &cr); err != nil || cr.MchID == "" || cr.APIKey == "" {
+				return fmt.Errorf("%s is not the JSON of 'facepay admin merchant create --json'", credsFile)
+			}
+			c, err := merchant.NewClient(strings.TrimRight(platformURL, "/"), cr, timeout)
+			if err != nil {
+				return err
+			}
+			srv := merchant.New(merchant.Config{Client: c, Logger: newLogger(logLevel)})
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "merchant server for %s on http://%s; platform %s\n", cr.MchID, ln.Addr(), platformURL)
+			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			errc := make(chan error, 1)
+			go func() { errc <- hs.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-cmd.Context().Done():
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second) // a pay loop may be settling
+			defer cancel()
+			if err := hs.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&platformURL, "platform", "https://127.0.0.1:8443", "the platform's base URL")
+	f.StringVar(&credsFile, "credentials", "merchant.json", "the JSON of 'facepay admin merchant create --json'")
+	f.StringVar(&addr, "addr", "127.0.0.1:8700", "listen address")
+	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long one call to the platform may take before its answer counts as lost")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
