@@ -5,7 +5,7 @@ ADDR      ?= 127.0.0.1:8443
 FUZZTIME  ?= 20s
 BIN       := bin/facepay
 
-.PHONY: run build models bench-tools bench-face test test-go vet fuzz clean help
+.PHONY: run build models bench-tools bench-face test test-go vet fuzz clean help screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -27,11 +27,12 @@ bench-face: build models bench-tools ## the face benchmarks of the README: bench
 run: build models ## build and start the platform on SQLite in ./data
 	$(BIN) serve --data $(DATA) --addr $(ADDR)
 
-test: models ## vet, then every test on SQLite and PostgreSQL (starts PostgreSQL if needed), then a short fuzz run
+test: models ## vet, then every test on SQLite and PostgreSQL (starts PostgreSQL if needed, installs Chromium and playwright-core for the page tests), then a short fuzz run
 	./scripts/ensure-postgres.sh
+	./scripts/ensure-browser.sh
 	$(GO) vet ./...
-	@# Face tests skip when the model cache is missing; here it is installed, so a skip is a failure.
-	FACEPAY_REQUIRE_MODELS=1 $(GO) test -count=1 -timeout 20m ./...
+	@# Face and browser tests skip when their tools are missing; here they are installed, so a skip is a failure.
+	FACEPAY_REQUIRE_MODELS=1 FACEPAY_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 20m ./...
 	@# The face engine must still build, and say why it cannot run, without a C toolchain.
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/facepay
 	@# A count, not a duration: a duration can expire while the fuzzer minimises a new
@@ -45,6 +46,10 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+screenshots: models ## the README's kiosk page screenshots, from the Chromium test
+	./scripts/ensure-browser.sh
+	FACEPAY_REQUIRE_MODELS=1 FACEPAY_REQUIRE_BROWSER=1 FACEPAY_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestKioskPageInChromium ./internal/kiosk
 
 clean: ## remove build output (not ./data)
 	rm -rf bin

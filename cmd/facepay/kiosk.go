@@ -15,6 +15,7 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/face/engine"
 	"github.com/openfacepay/openfacepay/internal/face/modelpack"
+	"github.com/openfacepay/openfacepay/internal/face/vision"
 	"github.com/openfacepay/openfacepay/internal/kiosk"
 	"github.com/openfacepay/openfacepay/internal/terminal"
 )
@@ -41,6 +42,7 @@ func newKiosk() *cobra.Command {
                                {"status":false,"err":{"errorCode","msg"}}
   GET  /wxFacePay.js           api.require('wxFacePay') for a page, talking to this kiosk
   PUT  /kiosk/camera           a JPEG, PNG or WebP: what a still camera sees from then on
+  POST /kiosk/frame            a JPEG frame from the kiosk page's camera (--camera page)
   POST /kiosk/phone            {"tail":"1234"}: the phone keypad's answer when asked
   POST /kiosk/cancel           the person cancels (getWxpayfaceCode answers USER_CANCEL)
   GET  /kiosk/state            the page's state; GET / is the kiosk page; GET /healthz
@@ -75,7 +77,23 @@ then the kiosk warns at start and on its page.`,
 				}
 			}
 			still := terminal.NewStill(nil)
+			var src terminal.Source = still
+			var page *kiosk.PageCamera
 			switch {
+			case camera == "page":
+				page = kiosk.NewPageCamera(5 * time.Second)
+				src, still = page, nil
+			case strings.HasPrefix(camera, "video:"):
+				f, err := os.Open(strings.TrimPrefix(camera, "video:"))
+				if err != nil {
+					return err
+				}
+				frames, err := vision.ReadY4M(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", camera, err)
+				}
+				src, still = terminal.NewVideo(frames), nil
 			case strings.HasPrefix(camera, "still:"):
 				img, err := readPhoto(strings.TrimPrefix(camera, "still:"))
 				if err != nil {
@@ -84,20 +102,20 @@ then the kiosk warns at start and on its page.`,
 				still.Set(img)
 			case camera == "still":
 			default:
-				return fmt.Errorf("--camera %q: still or still:FILE (a page camera and video files come with the kiosk page's camera)", camera)
+				return fmt.Errorf("--camera %q: page, still, still:FILE or video:FILE.y4m", camera)
 			}
 			e, err := engine.Open(engine.Config{Pack: pack, Cache: cache, Threads: threads, Warn: os.Stderr})
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			cam := terminal.NewCamera(still, nil, timeouts)
+			cam := terminal.NewCamera(src, nil, timeouts)
 			sdk, err := terminal.New(terminal.Config{DataDir: data, Platform: strings.TrimRight(platformURL, "/"), CAPool: pool,
 				Engine: e, Camera: cam, Liveness: liveness == "on", Logger: log})
 			if err != nil {
 				return err
 			}
-			agent := kiosk.New(kiosk.Config{SDK: sdk, Camera: cam, Still: still, Liveness: liveness == "on", Logger: log})
+			agent := kiosk.New(kiosk.Config{SDK: sdk, Camera: cam, Still: still, Page: page, Liveness: liveness == "on", Logger: log})
 			sdk.SetPrompter(agent)
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -130,7 +148,7 @@ then the kiosk warns at start and on its page.`,
 	f.StringVar(&data, "data", "./kiosk", "the kiosk's folder: its device key")
 	f.StringVar(&addr, "addr", "127.0.0.1:8600", "local API and page address (127.0.0.1 only)")
 	f.StringVar(&caFile, "ca", "", "PEM of the CA that issued the platform's HTTPS certificate (facepay admin ca)")
-	f.StringVar(&camera, "camera", "still", "still (set the picture with PUT /kiosk/camera) or still:FILE")
+	f.StringVar(&camera, "camera", "still", "page (the kiosk page's browser camera), still (set the picture with PUT /kiosk/camera), still:FILE or video:FILE.y4m (a recording, looped)")
 	f.StringVar(&liveness, "liveness", "on", "the active liveness check: on, or off for emulated cameras only")
 	f.StringVar(&pack, "pack", os.Getenv("FACEPAY_PACK"), "face model pack (open, faceplugin); the platform must use the same")
 	f.StringVar(&cache, "models", modelpack.CacheDir(), "model cache folder (see `facepay models`)")

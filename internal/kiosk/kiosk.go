@@ -28,6 +28,7 @@ type Config struct {
 	SDK      *terminal.SDK
 	Camera   *terminal.Camera
 	Still    *terminal.Still // the picture PUT /kiosk/camera sets; nil when the camera is real
+	Page     *PageCamera     // frames the kiosk page posts to /kiosk/frame; nil otherwise
 	Liveness bool
 	Logger   *slog.Logger
 	// PhoneWait is how long the phone-tail prompt waits for the person.
@@ -60,6 +61,7 @@ func New(cfg Config) *Agent {
 	a.mux.HandleFunc("POST /wxFacePay/{method}", a.apicloud)
 	a.mux.HandleFunc("GET /wxFacePay.js", a.script)
 	a.mux.HandleFunc("PUT /kiosk/camera", a.camera)
+	a.mux.HandleFunc("POST /kiosk/frame", a.frame)
 	a.mux.HandleFunc("POST /kiosk/cancel", a.cancel)
 	a.mux.HandleFunc("POST /kiosk/phone", a.phoneTail)
 	a.mux.HandleFunc("GET /kiosk/state", a.state)
@@ -164,6 +166,21 @@ func (a *Agent) camera(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, terminal.Answer{"return_code": "SUCCESS", "return_msg": "OK", "width": img.W, "height": img.H})
 }
 
+// frame takes a camera frame from the kiosk page (JPEG).
+func (a *Agent) frame(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.Page == nil {
+		writeJSON(w, http.StatusConflict, terminal.Answer{"return_code": "PARAM_ERROR", "return_msg": "this kiosk's camera is not the page's (--camera page)"})
+		return
+	}
+	img, err := vision.Decode(http.MaxBytesReader(w, r.Body, 8<<20))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, terminal.Answer{"return_code": "PARAM_ERROR", "return_msg": err.Error()})
+		return
+	}
+	a.cfg.Page.Put(img)
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (a *Agent) cancel(w http.ResponseWriter, _ *http.Request) {
 	a.cfg.SDK.Cancel()
 	a.mu.Lock()
@@ -242,13 +259,14 @@ type State struct {
 	Liveness  bool          `json:"liveness"`
 	Warning   string        `json:"warning,omitempty"`
 	AskPhone  bool          `json:"ask_phone"`
+	PageCam   bool          `json:"page_camera"` // the page must send camera frames while the camera is on
 }
 
 func (a *Agent) state(w http.ResponseWriter, _ *http.Request) {
 	cam, why := a.cfg.Camera.Check()
 	a.mu.Lock()
 	st := State{Seq: a.seq, Step: a.step, SDK: string(a.cfg.SDK.State()), Camera: string(cam), CameraWhy: why,
-		Liveness: a.cfg.Liveness, AskPhone: a.phone != nil}
+		Liveness: a.cfg.Liveness, AskPhone: a.phone != nil, PageCam: a.cfg.Page != nil}
 	a.mu.Unlock()
 	if !a.cfg.Liveness {
 		st.Warning = terminal.LivenessOffWarning

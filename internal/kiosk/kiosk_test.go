@@ -308,3 +308,43 @@ func TestKioskLivenessRefusesAStillCamera(t *testing.T) {
 		}
 	}
 }
+
+// TestKioskFaceIDLoop: FACEID-LOOP keeps recognising past faces that match nobody
+// until someone enrolled stands in front of the camera, or stopWxpayface ends it.
+func TestKioskFaceIDLoop(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "sqlite", false)
+	if a := w.call(t, "/wxpayface/initWxpayface", map[string]any{}); a["return_code"] != "SUCCESS" {
+		t.Fatalf("init: %v", a)
+	}
+	authinfo := w.authinfo(t)
+	w.enrol(t, "13800001111", "1111", "p01/img62.jpg", "p01/img16.jpg")
+	params := map[string]any{"appid": w.cr.AppID, "mch_id": w.cr.MchID, "store_id": "STORE-001", "authinfo": authinfo, "face_authtype": "FACEID-LOOP"}
+	w.see(t, "p03/img5.jpg") // a stranger first
+	got := make(chan map[string]any, 1)
+	go func() { got <- w.call(t, "/wxpayface/getWxpayfaceUserInfo", params) }()
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case a := <-got:
+		t.Fatalf("FACEID-LOOP ended on a stranger: %v", a)
+	default:
+	}
+	w.see(t, "p01/img17.jpg") // then the enrolled person
+	if a := <-got; a["return_code"] != "SUCCESS" || a["openid"] == nil {
+		t.Fatalf("FACEID-LOOP: %v", a)
+	}
+	w.see(t, "p03/img5.jpg")
+	go func() { got <- w.call(t, "/wxpayface/getWxpayfaceUserInfo", params) }()
+	time.Sleep(300 * time.Millisecond)
+	if a := w.call(t, "/wxpayface/stopWxpayface", map[string]any{}); a["return_code"] != "SUCCESS" {
+		t.Fatalf("stop: %v", a)
+	}
+	if a := <-got; a["return_code"] == "SUCCESS" || a["openid"] != nil {
+		t.Fatalf("FACEID-LOOP after stopWxpayface: %v", a)
+	}
+	// ONCE answers the stranger at once.
+	params["face_authtype"] = "FACEID-ONCE"
+	if a := w.call(t, "/wxpayface/getWxpayfaceUserInfo", params); a["err_code"] != float64(terminal.ErrCodeNoUser) {
+		t.Fatalf("FACEID-ONCE on a stranger: %v", a)
+	}
+}

@@ -94,9 +94,17 @@ func NewCamera(src Source, c clock.Clock, t Timeouts) *Camera {
 	return &Camera{src: src, clock: c, timeouts: t, state: CameraOff, guide: true}
 }
 
+// Discarder is a source that can drop the frames it holds: a recognition must not
+// read a frame taken before it started (the previous person's face).
+type Discarder interface{ Discard() }
+
 // Open turns the camera on, with or without the preview (two of the four operations;
-// Open(true) is also the protection page's re-activate button).
+// Open(true) is also the protection page's re-activate button). Frames the source
+// took before are dropped.
 func (c *Camera) Open(preview bool) {
+	if d, ok := c.src.(Discarder); ok {
+		d.Discard()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state = CameraOnNoView
@@ -196,4 +204,27 @@ func (c *Camera) Recognising() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.recognising
+}
+
+// Video is a camera that plays a recorded video's frames in a loop (the kiosk's
+// --camera video:FILE), one frame per read.
+type Video struct {
+	mu     sync.Mutex
+	frames []*vision.Image
+	next   int
+}
+
+// NewVideo returns a camera that plays frames in a loop.
+func NewVideo(frames []*vision.Image) *Video { return &Video{frames: frames} }
+
+// Frame implements Source.
+func (v *Video) Frame(context.Context) (*vision.Image, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.frames) == 0 {
+		return nil, ErrNoPicture
+	}
+	f := v.frames[v.next%len(v.frames)]
+	v.next++
+	return f, nil
 }

@@ -369,10 +369,14 @@ func (s *SDK) recognise(ctx context.Context, p map[string]any, purpose string) A
 	s.cfg.Camera.StartRecognition()
 	for {
 		a := s.attempt(rctx, client, v, purpose)
-		if !loop || a["return_code"] == "SUCCESS" || rctx.Err() != nil {
+		if a["return_code"] == "SUCCESS" || rctx.Err() != nil {
 			return a
 		}
-		if c, _ := a["err_code"].(int); c != ErrCodeNoFace && c != ErrCodeNoUser {
+		// No face yet (someone still walking up, a camera still adjusting) keeps
+		// looking until a face, a cancel or the camera's no-match limit; FACEID-LOOP
+		// also keeps looking past a face that matches nobody.
+		c, _ := a["err_code"].(int)
+		if c != ErrCodeNoFace && !(loop && c == ErrCodeNoUser) {
 			return a
 		}
 	}
@@ -404,7 +408,12 @@ func (s *SDK) attempt(ctx context.Context, client *Client, v map[string]string, 
 		s.step(Step{Kind: "failure", Text: "The camera is not available"})
 		return fail("SYSTEMERROR", err.Error(), 0)
 	}
-	probe, err := s.cfg.Engine.Probe(frames[0])
+	var probe engine.Face
+	for _, f := range frames { // the first frame with a usable face
+		if probe, err = s.cfg.Engine.Probe(f); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return fail("ERROR", "no face recognised: "+err.Error(), ErrCodeNoFace)
 	}

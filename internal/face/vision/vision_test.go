@@ -128,3 +128,31 @@ func TestWarpSmoothAverages(t *testing.T) {
 		t.Fatalf("the plain warp no longer aliases (%.1f): the test's premise is wrong", plain.Pix[3*32*4])
 	}
 }
+
+// TestY4MRoundTrip writes two frames and reads them back within the loss of 4:2:0.
+func TestY4MRoundTrip(t *testing.T) {
+	a, b := New(8, 4), New(8, 4)
+	for i := range a.Pix {
+		a.Pix[i] = float32(i % 256)
+		b.Pix[i] = 200
+	}
+	var buf bytes.Buffer
+	if err := WriteY4M(&buf, []*Image{a, b}, 10); err != nil {
+		t.Fatal(err)
+	}
+	frames, err := ReadY4M(&buf)
+	if err != nil || len(frames) != 2 || frames[0].W != 8 || frames[0].H != 4 {
+		t.Fatalf("%d frames, %v", len(frames), err)
+	}
+	for i, v := range frames[1].Pix {
+		if math.Abs(float64(v)-200) > 2 {
+			t.Fatalf("flat frame sample %d is %.1f, want 200", i, v)
+		}
+	}
+	if _, err := ReadY4M(bytes.NewReader([]byte("YUV4MPEG2 W8 H4 C444\nFRAME\n"))); err == nil {
+		t.Fatal("a 4:4:4 video was read")
+	}
+	if _, err := ReadY4M(bytes.NewReader([]byte("YUV4MPEG2 W8 H4\nFRAME\nxx"))); err == nil {
+		t.Fatal("a truncated frame was read")
+	}
+}

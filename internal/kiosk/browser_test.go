@@ -1,0 +1,205 @@
+package kiosk_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/face/engine"
+	"github.com/openfacepay/openfacepay/internal/face/facetest"
+	"github.com/openfacepay/openfacepay/internal/face/vision"
+	"github.com/openfacepay/openfacepay/internal/kiosk"
+	"github.com/openfacepay/openfacepay/internal/merchant"
+	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
+	"github.com/openfacepay/openfacepay/internal/tenant"
+	"github.com/openfacepay/openfacepay/internal/terminal"
+)
+
+// browserDir is where scripts/ensure-browser.sh unpacks playwright-core.
+func browserDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("FACEPAY_BROWSER_DIR")
+	if dir == "" {
+		c, _ := os.UserCacheDir()
+		dir = filepath.Join(c, "openfacepay", "browser")
+	}
+	_, errPW := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json"))
+	_, errCr := os.Stat("/usr/bin/chromium")
+	_, errNode := exec.LookPath("node")
+	if errPW != nil || errCr != nil || errNode != nil {
+		if os.Getenv("FACEPAY_REQUIRE_BROWSER") != "" {
+			t.Fatalf("browser tests required: chromium %v, playwright-core %v, node %v (scripts/ensure-browser.sh)", errCr, errPW, errNode)
+		}
+		t.Skip("no Chromium or playwright-core: run scripts/ensure-browser.sh")
+	}
+	return dir
+}
+
+// writeY4M writes a one-frame YUV4MPEG2 video, the file Chromium's fake camera plays
+// in a loop: the photo framed as a kiosk camera sees a person standing at it, the
+// face a third of the frame's height.
+func writeY4M(t *testing.T, e *engine.Engine, img *vision.Image) string {
+	t.Helper()
+	const w, h = 640, 480
+	face, err := e.Probe(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx, cy := float64(face.Box.X1+face.Box.X2)/2, float64(face.Box.Y1+face.Box.Y2)/2
+	s := h / 3 / float64(face.Box.H()) // output pixels per photo pixel
+	inv := vision.Affine{A: 1 / s, C: cx - (w/2)/s, E: 1 / s, F: cy - (h/2)/s}
+	frame := vision.WarpSmooth(img, inv, w, h)
+	path := filepath.Join(t.TempDir(), "camera.y4m")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := vision.WriteY4M(f, []*vision.Image{frame}, 10); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestKioskPageInChromium runs the kiosk page in Debian's Chromium with a fake camera
+// made from real photographs, the kiosk app's logic being the APICloud module's calls
+// through /wxFacePay.js and the reference merchant server: a payment (the page shows
+// the amount, then "Paid"; the wallet is down by exactly the amount), the member card,
+// a stranger refused, and a look-alike settled on the page's keypad. Screenshots of
+// each step go to FACEPAY_SCREENSHOTS when it is set (the README's).
+func TestKioskPageInChromium(t *testing.T) {
+	dir := browserDir(t)
+	e := facetest.Engine(t, "")
+	b := storagetest.Open(t, "sqlite")
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := platform.New(ctx, b.DB, platform.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, 5*time.Second) }()
+	t.Cleanup(func() { cancel(); <-done })
+	cr := storagetest.Must(p.Tenants.Create(context.Background(), tenant.NewMerchant{}))
+	var creds merchant.Credentials
+	raw, _ := json.Marshal(cr)
+	_ = json.Unmarshal(raw, &creds)
+	// A short client timeout and query plan: the first payment's answer is lost (a
+	// fault rule delays it past the timeout) and the merchant server settles it.
+	mc, err := merchant.NewClient(p.Server.URL(), creds, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := httptest.NewServer(merchant.New(merchant.Config{Client: mc, QueryPlan: []time.Duration{time.Second, time.Second, time.Second}}).Handler())
+	defer ms.Close()
+	storagetest.Must(p.Members.Enable(context.Background(), cr.MchID, "STORE-001"))
+
+	page := kiosk.NewPageCamera(5 * time.Second)
+	cam := terminal.NewCamera(page, nil, terminal.DefaultTimeouts)
+	sdk, err := terminal.New(terminal.Config{DataDir: t.TempDir(), Platform: p.Server.URL(), CAPool: p.CA.Pool(), Engine: e, Camera: cam, Frames: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := kiosk.New(kiosk.Config{SDK: sdk, Camera: cam, Page: page, PhoneWait: 20 * time.Second})
+	sdk.SetPrompter(agent)
+	ks := httptest.NewServer(agent)
+	defer ks.Close()
+	// A second kiosk with liveness on, shown the same still picture.
+	livePage := kiosk.NewPageCamera(5 * time.Second)
+	liveCam := terminal.NewCamera(livePage, nil, terminal.DefaultTimeouts)
+	liveSDK, err := terminal.New(terminal.Config{DataDir: t.TempDir(), Platform: p.Server.URL(), CAPool: p.CA.Pool(), Engine: e,
+		Camera: liveCam, Frames: 6, Liveness: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	liveAgent := kiosk.New(kiosk.Config{SDK: liveSDK, Camera: liveCam, Page: livePage, Liveness: true})
+	liveSDK.SetPrompter(liveAgent)
+	live := httptest.NewServer(liveAgent)
+	defer live.Close()
+	storagetest.Must(p.Pay.AddFault(context.Background(), cr.MchID, "facepay", "", 1500*time.Millisecond, 1))
+
+	w := &world{p: p, cr: cr}
+	alice := w.enrol(t, "13800001111", "1111", "p01/img62.jpg", "p01/img16.jpg")
+	twin1 := w.enrol(t, "13900001111", "1111", "p05/img46.jpg", "p05/img44.jpg")
+	twin2 := w.enrol(t, "13900002222", "2222", "p05/img46.jpg", "p05/img44.jpg")
+
+	shots := os.Getenv("FACEPAY_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	cfg, _ := json.Marshal(map[string]string{"merchant": ms.URL, "appid": cr.AppID, "mch_id": cr.MchID, "twin_tail": "2222"})
+	script, _ := filepath.Abs(filepath.Join("testdata", "browser.cjs"))
+	cmd := exec.Command("node", script)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"), "KIOSK="+ks.URL, "KIOSK_LIVE="+live.URL,
+		"SHOTS="+shots, "CFG="+string(cfg),
+		"Y4M_PAYER="+writeY4M(t, e, facetest.File(t, photo("p01/img17.jpg"))),
+		"Y4M_STRANGER="+writeY4M(t, e, facetest.File(t, photo("p03/img5.jpg"))),
+		"Y4M_TWIN="+writeY4M(t, e, facetest.File(t, photo("p05/img43.jpg"))))
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("browser run: %v\n%s", err, stderr)
+	}
+	type cb struct {
+		Ret map[string]any    `json:"ret"`
+		Err map[string]string `json:"err"`
+	}
+	var res struct {
+		Pay struct {
+			Init, Code, Result cb
+			Pay                map[string]any
+		}
+		Member   struct{ User, Member cb }
+		Stranger struct {
+			Code cb
+		}
+		Twin struct {
+			Code cb
+			Pay  map[string]any
+		}
+		Liveness struct {
+			Code cb
+		}
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.Pay.Code.Ret["status"] != true || res.Pay.Pay["state"] != "SUCCESS" || res.Pay.Result.Ret["status"] != true {
+		t.Fatalf("pay flow: %+v", res.Pay)
+	}
+	if q, _ := res.Pay.Pay["queries"].(float64); q == 0 {
+		t.Fatalf("the lost answer was not settled by orderquery: %+v", res.Pay.Pay)
+	}
+	if res.Liveness.Code.Ret["status"] != false || res.Liveness.Code.Err["errorCode"] != "271378527" {
+		t.Fatalf("a still picture with liveness on: %+v", res.Liveness)
+	}
+	if got := w.balance(t, alice); got != 10000-1234 {
+		t.Fatalf("alice's balance %d, want %d", got, 10000-1234)
+	}
+	if res.Member.User.Ret["status"] != true || res.Member.Member.Ret["status"] != true || res.Member.Member.Ret["member_no"] == "" {
+		t.Fatalf("member flow: %+v", res.Member)
+	}
+	if res.Stranger.Code.Ret["status"] != false || res.Stranger.Code.Err["errorCode"] != "271378595" {
+		t.Fatalf("stranger: %+v", res.Stranger)
+	}
+	if res.Twin.Code.Ret["telephone_used"] != float64(1) || res.Twin.Pay["state"] != "SUCCESS" {
+		t.Fatalf("look-alike: %+v", res.Twin)
+	}
+	if w.balance(t, twin2) != 10000-300 || w.balance(t, twin1) != 10000 {
+		t.Fatalf("look-alike charged twin1 %d, twin2 %d", w.balance(t, twin1), w.balance(t, twin2))
+	}
+	for _, f := range []string{"kiosk-1-welcome.png", "kiosk-2-amount-and-face.png", "kiosk-3-paid.png", "kiosk-4-member-card.png", "kiosk-5-stranger.png", "kiosk-6-phone-tail.png", "kiosk-7-liveness-refused.png"} {
+		if st, err := os.Stat(filepath.Join(shots, f)); err != nil || st.Size() < 1000 {
+			t.Errorf("screenshot %s: %v", f, err)
+		}
+	}
+}
