@@ -78,6 +78,7 @@ type Request struct {
 	OutTradeNo string
 	TotalFee   string
 	AskUnionID bool
+	Numeric    bool // face_code_type 1: an 18-digit numeric face_code
 }
 
 // Result is who the face is, in the terms of the SDK function that asked.
@@ -137,7 +138,7 @@ func (s *Service) Identify(ctx context.Context, r Request) (Result, error) {
 		res.SubOpenID = s.cfg.Pay.OpenID(a.SubAppID, who.PersonID)
 	}
 	if r.Purpose == PurposePay {
-		m, err := s.cfg.Pay.MintFaceCode(ctx, r.Token, who.PersonID)
+		m, err := s.cfg.Pay.MintFaceCodeAs(ctx, r.Token, who.PersonID, r.Numeric)
 		if err != nil {
 			return Result{}, err
 		}

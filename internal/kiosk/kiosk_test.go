@@ -90,7 +90,12 @@ func (w *world) call(t *testing.T, path string, params any) map[string]any {
 
 func (w *world) see(t *testing.T, name string) {
 	t.Helper()
-	b, err := os.ReadFile(photo(name))
+	w.seeFile(t, photo(name))
+}
+
+func (w *world) seeFile(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,14 @@ type MintedCode struct {
 // MintFaceCode is what getWxpayfaceCode does once it has recognised payerID on the
 // terminal holding authinfo: a single-use face_code bound to that payer and authinfo.
 func (s *Service) MintFaceCode(ctx context.Context, authinfo, payerID string) (MintedCode, error) {
-	codes, err := s.MintFaceCodes(ctx, authinfo, payerID, 1)
+	return s.MintFaceCodeAs(ctx, authinfo, payerID, false)
+}
+
+// MintFaceCodeAs mints a face code, as 18 digits when numeric (getWxpayfaceCode's
+// face_code_type 1: a code a payment-code field takes; "14" and 16 digits here, beside
+// the wallets' "13" payment codes) or as FC and 30 hex digits otherwise.
+func (s *Service) MintFaceCodeAs(ctx context.Context, authinfo, payerID string, numeric bool) (MintedCode, error) {
+	codes, err := s.mintFaceCodes(ctx, authinfo, payerID, 1, numeric)
 	if err != nil {
 		return MintedCode{}, err
 	}
@@ -115,6 +122,10 @@ func (s *Service) MintFaceCode(ctx context.Context, authinfo, payerID string) (M
 // MintFaceCodes mints n face codes in one transaction (benchmarks prepare payments
 // with it without measuring the minting).
 func (s *Service) MintFaceCodes(ctx context.Context, authinfo, payerID string, n int) ([]MintedCode, error) {
+	return s.mintFaceCodes(ctx, authinfo, payerID, n, false)
+}
+
+func (s *Service) mintFaceCodes(ctx context.Context, authinfo, payerID string, n int, numeric bool) ([]MintedCode, error) {
 	a, err := s.OpenAuthInfo(ctx, authinfo)
 	if err != nil {
 		return nil, err
@@ -133,6 +144,9 @@ func (s *Service) MintFaceCodes(ctx context.Context, authinfo, payerID string, n
 		}
 		for i := range out {
 			out[i], out[i].FaceCode = m, "FC"+strings.ToUpper(randomHex(15))
+			if numeric {
+				out[i].FaceCode = "14" + digits(16)
+			}
 			if err := tx.InsertCredential(ctx, Credential{Hash: hashCode(out[i].FaceCode), Kind: FaceCode, PayerID: payerID, MchID: a.Owner(),
 				AppID: a.AppID, DeviceID: a.DeviceID, AuthInfoHash: device.Hash(authinfo), ExpiresAt: now.Add(FaceCodeTTL), CreatedAt: now}); err != nil {
 				return err

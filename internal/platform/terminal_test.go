@@ -283,3 +283,36 @@ func TestTerminalMemberCard(t *testing.T) {
 		}
 	})
 }
+
+// TestTerminalServiceProvider: a service provider's kiosk for its sub-merchant gets
+// sub_openid under the sub-merchant's appid, for payment and for user info.
+func TestTerminalServiceProvider(t *testing.T) {
+	t.Parallel()
+	e := facetest.Engine(t, "")
+	eachBackend(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		sp := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider})
+		sub := b.merchant(t, tenant.NewMerchant{Kind: tenant.SubMerchant, ParentMchID: sp.MchID})
+		s := &shop{b: b, cr: sp, c: gopayClient(t, b.URL, sp, true), clock: clockOf{db: b, mch: sp.MchID}}
+		id, _ := device.NewIdentity()
+		raw, _ := device.MakeRawdata(id, time.Now())
+		bm := s.authinfoBody(t, "SP-KIOSK", raw)
+		bm.Set("sub_mch_id", sub.MchID).Set("sub_appid", sub.AppID).Set("now", strconv.FormatInt(time.Now().Unix(), 10))
+		ai := s.post(t, "/face/get_wxpayface_authinfo", bm, wechat.SignType_MD5).GetString("authinfo")
+		if ai == "" {
+			t.Fatal("no SP authinfo")
+		}
+		k := &kiosk{shop: s, id: id, e: e, client: &terminal.Client{Base: b.URL, HTTP: b.httpsClient(nil), Identity: id, Now: time.Now}}
+		k.authinfo = ai
+		rec := recognition.New(e, b.P.DB, time.Now)
+		payer := storagetest.Must(b.P.Pay.CreatePayer(ctx, 1000, "")).PayerID
+		storagetest.Must(rec.Enrol(ctx, faceid.PayersLibrary, payer, "", facetest.File(t, filepath.Join("..", "face", "eval", "testdata", "deepface-slice", "p06/img29.jpg"))))
+		probe := k.template(t, "p06/img32.jpg")
+		for _, purpose := range []string{termwire.PurposePay, termwire.PurposeUserInfo} {
+			r := k.identify(t, termwire.IdentifyRequest{Purpose: purpose, Template: probe, Liveness: passed})
+			if r.ReturnCode != "SUCCESS" || r.SubOpenID != b.P.Pay.OpenID(sub.AppID, payer) || r.OpenID != b.P.Pay.OpenID(sp.AppID, payer) {
+				t.Fatalf("%s in SP mode: %+v", purpose, r)
+			}
+		}
+	})
+}

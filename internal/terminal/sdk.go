@@ -369,7 +369,13 @@ func (s *SDK) recognise(ctx context.Context, p map[string]any, purpose string) A
 	s.cfg.Camera.StartRecognition()
 	for {
 		a := s.attempt(rctx, client, v, purpose)
-		if a["return_code"] == "SUCCESS" || rctx.Err() != nil {
+		if a["return_code"] == "SUCCESS" {
+			return a
+		}
+		if rctx.Err() != nil && ctx.Err() == nil { // stopWxpayface or the person's cancel
+			return s.cancelled(purpose)
+		}
+		if rctx.Err() != nil {
 			return a
 		}
 		// No face yet (someone still walking up, a camera still adjusting) keeps
@@ -384,13 +390,7 @@ func (s *SDK) recognise(ctx context.Context, p map[string]any, purpose string) A
 
 // attempt is one pass: frames, liveness, template, identification.
 func (s *SDK) attempt(ctx context.Context, client *Client, v map[string]string, purpose string) Answer {
-	userCancel := func() Answer {
-		if purpose == termwire.PurposePay {
-			s.step(Step{Kind: "failure", Text: "Cancelled"})
-			return fail("USER_CANCEL", "the person cancelled", 0)
-		}
-		return fail("SYSTEMERROR", "recognition stopped (stopWxpayface)", 0)
-	}
+	userCancel := func() Answer { return s.cancelled(purpose) }
 	ch := engine.NewChallenge(s.cfg.Rand)
 	if s.cfg.Liveness {
 		s.step(Step{Kind: "challenge", Text: challengeText(ch), Challenge: string(ch)})
@@ -432,7 +432,7 @@ func (s *SDK) attempt(ctx context.Context, client *Client, v map[string]string, 
 	}
 	req := termwire.IdentifyRequest{AuthInfo: v["authinfo"], Purpose: purpose, Model: s.cfg.Engine.Model(),
 		Template: termwire.EncodeTemplate(probe.Embedding), Liveness: live, OutTradeNo: v["out_trade_no"],
-		TotalFee: v["total_fee"], AskUnionID: v["ask_unionid"] == "1"}
+		TotalFee: v["total_fee"], AskUnionID: v["ask_unionid"] == "1", FaceCodeType: v["face_code_type"]}
 	r, err := client.Identify(ctx, req)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
@@ -478,6 +478,17 @@ func (s *SDK) attempt(ctx context.Context, client *Client, v map[string]string, 
 		a["token"], a["unionid_code"], a["unionid_msg"] = r.Token, r.UnionIDCode, r.UnionIDMsg
 	}
 	return a
+}
+
+// cancelled answers a recognition ended by the person (getWxpayfaceCode's
+// USER_CANCEL) or by stopWxpayface.
+func (s *SDK) cancelled(purpose string) Answer {
+	if purpose == termwire.PurposePay {
+		s.step(Step{Kind: "failure", Text: "Cancelled"})
+		return fail("USER_CANCEL", "the person cancelled", 0)
+	}
+	s.step(Step{Kind: "idle", Text: "Welcome"})
+	return fail("SYSTEMERROR", "recognition stopped (stopWxpayface)", 0)
 }
 
 // LivenessOffWarning is shown at start and on the page when liveness is off.

@@ -157,7 +157,7 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := faceid.Request{AuthInfo: c.auth, Token: c.token, Purpose: b.Purpose, Model: b.Model, Template: tpl,
-		PhoneTail: b.PhoneTail, OutTradeNo: b.OutTradeNo, TotalFee: b.TotalFee, AskUnionID: b.AskUnionID}
+		PhoneTail: b.PhoneTail, OutTradeNo: b.OutTradeNo, TotalFee: b.TotalFee, AskUnionID: b.AskUnionID, Numeric: b.FaceCodeType == "1"}
 	if b.Liveness != nil {
 		req.Liveness = &faceid.Liveness{Challenge: b.Liveness.Challenge, Passed: b.Liveness.Passed, Off: b.Liveness.Off}
 	}

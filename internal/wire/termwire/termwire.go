@@ -168,6 +168,8 @@ type IdentifyRequest struct {
 	OutTradeNo string    `json:"out_trade_no,omitempty"`
 	TotalFee   string    `json:"total_fee,omitempty"`
 	AskUnionID bool      `json:"ask_unionid,omitempty"`
+	// FaceCodeType "1" asks for an 18-digit numeric face_code (getWxpayfaceCode).
+	FaceCodeType string `json:"face_code_type,omitempty"`
 }
 
 // IdentifyResponse is the platform's answer, in the SDK's own terms.
