@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -127,20 +124,7 @@ then the kiosk warns at start and on its page.`,
 			}
 			fmt.Fprintf(out, "kiosk agent on http://%s (page at /, SDK at /wxpayface/{function} and /wxFacePay/{method}); platform %s\n", ln.Addr(), platformURL)
 			fmt.Fprintf(out, "next: curl -X POST http://%s/wxpayface/initWxpayface -d '{}'\n", ln.Addr())
-			srv := &http.Server{Handler: agent, ReadHeaderTimeout: 10 * time.Second}
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveUntilDone(ctx, ln, agent, 5*time.Second)
 		},
 	}
 	f := cmd.Flags()

@@ -62,20 +62,7 @@ platform with the project's v2 client code (signatures, XML), as any merchant wo
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "merchant server for %s on http://%s; platform %s\n", cr.MchID, ln.Addr(), platformURL)
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-			errc := make(chan error, 1)
-			go func() { errc <- hs.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-cmd.Context().Done():
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second) // a pay loop may be settling
-			defer cancel()
-			if err := hs.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveUntilDone(cmd.Context(), ln, srv.Handler(), 40*time.Second) // a pay loop may be settling
 		},
 	}
 	f := cmd.Flags()
@@ -85,4 +72,23 @@ platform with the project's v2 client code (signatures, XML), as any merchant wo
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long one call to the platform may take before its answer counts as lost")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// serveUntilDone serves handler on ln until ctx ends, then lets in-flight requests
+// finish for up to grace.
+func serveUntilDone(ctx context.Context, ln net.Listener, handler http.Handler, grace time.Duration) error {
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -114,10 +113,7 @@ func RunKiosk(ctx context.Context, cfg KioskConfig) (KioskReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	var creds merchant.Credentials
-	raw, _ := json.Marshal(cr)
-	_ = json.Unmarshal(raw, &creds)
-	mc, err := merchant.NewClient(p.Server.URL(), creds, 10*time.Second)
+	mc, err := merchant.NewClient(p.Server.URL(), merchant.FromTenant(cr), 10*time.Second)
 	if err != nil {
 		return rep, err
 	}

@@ -15,9 +15,8 @@ import (
 	"github.com/openfacepay/openfacepay/internal/face/vision"
 	"github.com/openfacepay/openfacepay/internal/kiosk"
 	"github.com/openfacepay/openfacepay/internal/merchant"
-	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
-	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/terminal"
 )
 
@@ -76,20 +75,8 @@ func writeY4M(t *testing.T, e *engine.Engine, img *vision.Image) string {
 func TestKioskPageInChromium(t *testing.T) {
 	dir := browserDir(t)
 	e := facetest.Engine(t, "")
-	b := storagetest.Open(t, "sqlite")
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, b.DB, platform.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, 5*time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
-	cr := storagetest.Must(p.Tenants.Create(context.Background(), tenant.NewMerchant{}))
-	var creds merchant.Credentials
-	raw, _ := json.Marshal(cr)
-	_ = json.Unmarshal(raw, &creds)
+	p := platformtest.Start(t, "sqlite")
+	cr, creds := platformtest.Merchant(t, p)
 	// A short client timeout and query plan: the first payment's answer is lost (a
 	// fault rule delays it past the timeout) and the merchant server settles it.
 	mc, err := merchant.NewClient(p.Server.URL(), creds, time.Second)

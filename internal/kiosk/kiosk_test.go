@@ -22,6 +22,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/faceid"
 	"github.com/openfacepay/openfacepay/internal/kiosk"
 	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/terminal"
@@ -45,17 +46,8 @@ type world struct {
 func newWorld(t *testing.T, backend string, liveness bool) *world {
 	t.Helper()
 	e := facetest.Engine(t, "")
-	b := storagetest.Open(t, backend)
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, b.DB, platform.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, 5*time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
-	cr := storagetest.Must(p.Tenants.Create(context.Background(), tenant.NewMerchant{}))
+	p := platformtest.Start(t, backend)
+	cr, _ := platformtest.Merchant(t, p)
 	gp := wechat.NewClient(cr.AppID, cr.MchID, cr.APIKey, true)
 	gp.BaseURL = p.Server.URL()
 	still := terminal.NewStill(nil)
@@ -297,7 +289,16 @@ func TestKioskPaysAndAnswersInBothShapes(t *testing.T) {
 // enrolled person never gets a face_code.
 func TestKioskLivenessRefusesAStillCamera(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, "sqlite", true)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			livenessRefusesAStill(t, backend)
+		})
+	}
+}
+
+func livenessRefusesAStill(t *testing.T, backend string) {
+	w := newWorld(t, backend, true)
 	if a := w.call(t, "/wxpayface/initWxpayface", map[string]any{}); a["return_code"] != "SUCCESS" {
 		t.Fatalf("init: %v", a)
 	}

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
 
@@ -30,6 +31,13 @@ type Credentials struct {
 	TLSCAPEM       string `json:"tls_ca_pem"`
 	SubMchID       string `json:"-"`
 	PlatformSerial string `json:"platform_serial_no"`
+}
+
+// FromTenant takes the credentials as the platform made them (in-process callers:
+// tests, benchmarks, the demo).
+func FromTenant(cr tenant.Credentials) Credentials {
+	return Credentials{MchID: cr.MchID, AppID: cr.AppID, APIKey: cr.APIKey, MerchantCert: cr.MerchantCertPEM,
+		MerchantKey: cr.MerchantPrivateKeyPEM, TLSCAPEM: cr.TLSCAPEM, PlatformSerial: cr.PlatformSerialNo}
 }
 
 // Client is a v2 client: it signs with HMAC-SHA256, sends XML, checks the

@@ -2,13 +2,13 @@ package merchant_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/merchant"
 	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
@@ -23,20 +23,8 @@ type bench struct {
 
 func setup(t *testing.T, backend string, timeout time.Duration, plan []time.Duration) *bench {
 	t.Helper()
-	b := storagetest.Open(t, backend)
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, b.DB, platform.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, 5*time.Second) }()
-	t.Cleanup(func() { cancel(); <-done })
-	cr := storagetest.Must(p.Tenants.Create(context.Background(), tenant.NewMerchant{}))
-	var creds merchant.Credentials
-	raw, _ := json.Marshal(cr)
-	_ = json.Unmarshal(raw, &creds)
+	p := platformtest.Start(t, backend)
+	cr, creds := platformtest.Merchant(t, p)
 	c, err := merchant.NewClient(p.Server.URL(), creds, timeout)
 	if err != nil {
 		t.Fatal(err)
