@@ -28,7 +28,7 @@ func withPay(ctx context.Context, f *storeFlags, fn func(svc *pay.Service) error
 // emulatorCommands are the stand-ins for payers, their phones and terminals, until a
 // real kiosk exists: they work on the same store while serve runs.
 func emulatorCommands() []*cobra.Command {
-	return []*cobra.Command{newPayerCmd(), newRawdataCmd(), newFaceCodeCmd(), newFaceCmd(), newPayCodeCmd(), newFaultCmd(), newOrderCmd(), newNotifyCmd(), newClockCmd(), newMemberCmd()}
+	return []*cobra.Command{newPayerCmd(), newRawdataCmd(), newFaceCodeCmd(), newFaceCmd(), newPayCodeCmd(), newFaultCmd(), newOrderCmd(), newNotifyCmd(), newClockCmd(), newMemberCmd(), newK12Cmd()}
 }
 
 func newPayerCmd() *cobra.Command {

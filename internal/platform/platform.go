@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
+	"github.com/openfacepay/openfacepay/internal/edge/k12http"
 	"github.com/openfacepay/openfacepay/internal/edge/notifyhttp"
 	"github.com/openfacepay/openfacepay/internal/edge/termhttp"
 	"github.com/openfacepay/openfacepay/internal/edge/v2http"
@@ -22,6 +23,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/face"
 	"github.com/openfacepay/openfacepay/internal/face/modelpack"
 	"github.com/openfacepay/openfacepay/internal/faceid"
+	"github.com/openfacepay/openfacepay/internal/k12"
 	"github.com/openfacepay/openfacepay/internal/ledger"
 	"github.com/openfacepay/openfacepay/internal/member"
 	"github.com/openfacepay/openfacepay/internal/notify"
@@ -79,6 +81,7 @@ type Platform struct {
 	Ledger  *ledger.Ledger
 	Pay     *pay.Service
 	Members *member.Service
+	K12     *k12.Service
 	FaceID  *faceid.Service
 	// Dispatcher delivers the outbox; every instance runs one.
 	Dispatcher *notify.Dispatcher
@@ -125,6 +128,8 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	}
 	v2.Register(v2http.BillAPI(p.Pay, p.Tenants, cfg.Clock))
 	v3 := v3http.New(v3http.Config{Store: db, Clock: cfg.Clock, Logger: cfg.Logger})
+	p.K12 = k12.New(db, cfg.Clock)
+	k12http.Register(v3, p.K12)
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", v3)
 	for _, prefix := range []string{"/pay/", "/secapi/", "/face/"} {

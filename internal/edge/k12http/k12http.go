@@ -1,0 +1,140 @@
+// Package k12http serves the K12 offline-face v3 APIs on the v3 edge: it reads the
+// JSON and the RSA-OAEP fields, calls the k12 domain as the authenticated service
+// provider, and answers the documented shapes. Errors travel through the v3 edge's
+// one table (v3http.Status).
+package k12http
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/openfacepay/openfacepay/internal/edge/v3http"
+	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/k12"
+)
+
+// Register adds the K12 APIs to the v3 handler.
+func Register(h *v3http.Handler, svc *k12.Service) {
+	a := api{svc: svc}
+	h.Handle("GET /v3/offlinefacemch/organizations", a.organisation)
+	h.Handle("POST /v3/offlinefacemch/tokens", a.token)
+	h.Handle("GET /v3/offlinefacemch/organizations/{organization_id}/users/out-user-id/{out_user_id}", a.user)
+	h.Handle("PATCH /v3/offlinefacemch/organizations/{organization_id}/users/out-user-id/{out_user_id}", a.patch)
+}
+
+type api struct{ svc *k12.Service }
+
+func caller(c *v3http.Call) k12.Caller { return k12.Caller{MchID: c.Merchant.MchID} }
+
+func (a api) organisation(ctx context.Context, c *v3http.Call) (int, any, error) {
+	q := c.Request.URL.Query()
+	o, err := a.svc.FindOrganisation(ctx, caller(c), q.Get("organization_id"), q.Get("organization_name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]string{"organization_id": o.ID, "organization_name": o.Name}, nil
+}
+
+type tokenRequest struct {
+	Scene       string `json:"scene"`
+	WebInitData struct {
+		OutUserID      string `json:"out_user_id"`
+		OrganizationID string `json:"organization_id"`
+	} `json:"web_init_data"`
+}
+
+func (a api) token(ctx context.Context, c *v3http.Call) (int, any, error) {
+	var r tokenRequest
+	if err := c.DecodeJSON(&r); err != nil {
+		return 0, nil, err
+	}
+	if r.Scene != "" && r.Scene != "WEBSESSION" {
+		return 0, nil, errcode.E(errcode.Invalid, "scene must be WEBSESSION")
+	}
+	tok, err := a.svc.IssueToken(ctx, caller(c), r.WebInitData.OrganizationID, r.WebInitData.OutUserID)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]string{"token": tok}, nil
+}
+
+type userView struct {
+	UserID         string       `json:"user_id"`
+	OutUserID      string       `json:"out_user_id"`
+	OrganizationID string       `json:"organization_id"`
+	UserName       string       `json:"user_name,omitempty"`
+	UserType       string       `json:"user_type"`
+	StudentInfo    *studentInfo `json:"student_info,omitempty"`
+	StaffInfo      *staffInfo   `json:"staff_info,omitempty"`
+	Status         string       `json:"status"`
+	ContractState  string       `json:"contract_state"`
+	FaceImageOK    bool         `json:"face_image_ok"`
+	ContractID     string       `json:"contract_id,omitempty"`
+}
+
+type studentInfo struct {
+	ClassName string `json:"class_name"`
+}
+
+type staffInfo struct {
+	Occupation string `json:"occupation"`
+}
+
+func (a api) user(ctx context.Context, c *v3http.Call) (int, any, error) {
+	u, err := a.svc.GetUser(ctx, caller(c), c.Request.PathValue("organization_id"), c.Request.PathValue("out_user_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	v := userView{UserID: u.UserID, OutUserID: u.OutUserID, OrganizationID: u.OrgID, UserName: u.Name, UserType: u.UserType,
+		Status: u.Status, ContractState: u.ContractState, FaceImageOK: u.FaceImageOK, ContractID: u.ContractID}
+	if u.UserType == k12.Staff {
+		v.StaffInfo = &staffInfo{Occupation: u.Occupation}
+	} else {
+		v.StudentInfo = &studentInfo{ClassName: u.ClassName}
+	}
+	return http.StatusOK, v, nil
+}
+
+type patchRequest struct {
+	UserName    *string `json:"user_name"`
+	UserType    *string `json:"user_type"`
+	StudentInfo *struct {
+		ClassName *string `json:"class_name"`
+	} `json:"student_info"`
+	StaffInfo *struct {
+		Occupation *string `json:"occupation"`
+	} `json:"staff_info"`
+	Status *string `json:"status"`
+	Phone  *string `json:"phone"`
+}
+
+func (a api) patch(ctx context.Context, c *v3http.Call) (int, any, error) {
+	var r patchRequest
+	if err := c.DecodeJSON(&r); err != nil {
+		return 0, nil, err
+	}
+	p := k12.Patch{UserType: r.UserType, Status: r.Status}
+	for _, f := range []struct {
+		in  *string
+		out **string
+	}{{r.UserName, &p.Name}, {r.Phone, &p.Phone}} {
+		if f.in == nil {
+			continue
+		}
+		pt, err := c.DecryptField(*f.in)
+		if err != nil {
+			return 0, nil, err
+		}
+		*f.out = &pt
+	}
+	if r.StudentInfo != nil {
+		p.ClassName = r.StudentInfo.ClassName
+	}
+	if r.StaffInfo != nil {
+		p.Occupation = r.StaffInfo.Occupation
+	}
+	if err := a.svc.PatchUser(ctx, caller(c), c.Request.PathValue("organization_id"), c.Request.PathValue("out_user_id"), p); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}

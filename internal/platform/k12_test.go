@@ -1,0 +1,199 @@
+package platform_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/wechatpay-apiv3/wechatpay-go/core"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
+
+	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
+	"github.com/openfacepay/openfacepay/internal/tenant"
+	"github.com/openfacepay/openfacepay/internal/wire/v3wire"
+)
+
+const k12Base = "https://api.mch.weixin.qq.com/v3/offlinefacemch"
+
+// k12Client is an unmodified wechatpay-go client of a service provider in
+// public-key mode, sent to the platform.
+func k12Client(t *testing.T, b *bundle, cr tenant.Credentials) *core.Client {
+	t.Helper()
+	key, err := utils.LoadPrivateKey(cr.MerchantPrivateKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := utils.LoadPublicKey(cr.PlatformPublicKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := core.NewClient(context.Background(), option.WithWechatPayPublicKeyAuthCipher(cr.MchID, cr.MerchantSerialNo, key, cr.PlatformPublicKeyID, pub),
+		option.WithHTTPClient(b.sdkHTTPClient(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func decodeResult(t *testing.T, r *core.APIResult, v any) {
+	t.Helper()
+	if err := json.NewDecoder(r.Response.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantAPIError(t *testing.T, what string, err error, status int, code string) {
+	t.Helper()
+	var e *core.APIError
+	if !errors.As(err, &e) || e.StatusCode != status || e.Code != code {
+		t.Fatalf("%s: %v, want %d %s", what, err, status, code)
+	}
+}
+
+// TestK12OrganisationsTokensAndUsers drives the first K12 endpoints with wechatpay-go
+// on both backends: organisation lookup by id and by name, tokens (which create the
+// user), the user query, and the PATCH with RSA-OAEP name and phone; another service
+// provider's calls look exactly like calls for things that do not exist.
+func TestK12OrganisationsTokensAndUsers(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		sp := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider})
+		other := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider})
+		org := storagetest.Must(b.P.K12.NewOrganisation(ctx, sp.MchID, "", "南山中兴小学部"))
+		c, o := k12Client(t, b, sp), k12Client(t, b, other)
+
+		var got map[string]string
+		r, err := c.Get(ctx, k12Base+"/organizations?organization_id="+org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decodeResult(t, r, &got)
+		if got["organization_id"] != org.ID || got["organization_name"] != "南山中兴小学部" {
+			t.Fatalf("organisation by id: %v", got)
+		}
+		r, err = c.Get(ctx, k12Base+"/organizations?organization_name="+url.QueryEscape("南山中兴小学部"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		decodeResult(t, r, &got)
+		if got["organization_id"] != org.ID {
+			t.Fatalf("organisation by name: %v", got)
+		}
+		_, err = o.Get(ctx, k12Base+"/organizations?organization_id="+org.ID)
+		wantAPIError(t, "another service provider's organisation", err, 404, "RESOURCE_NOT_EXISTS")
+		_, err = c.Get(ctx, k12Base+"/organizations?organization_id=8000000000")
+		wantAPIError(t, "an organisation that does not exist", err, 404, "RESOURCE_NOT_EXISTS")
+		_, err = c.Get(ctx, k12Base+"/organizations")
+		wantAPIError(t, "neither id nor name", err, 400, "PARAM_ERROR")
+
+		tokenBody := func(orgID, out string) map[string]any {
+			return map[string]any{"scene": "WEBSESSION", "web_init_data": map[string]string{"out_user_id": out, "organization_id": orgID}}
+		}
+		r, err = c.Post(ctx, k12Base+"/tokens", tokenBody(org.ID, "stu-000123"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		decodeResult(t, r, &got)
+		if len(got["token"]) < 20 {
+			t.Fatalf("token: %v", got)
+		}
+		_, err = c.Post(ctx, k12Base+"/tokens", tokenBody(org.ID, "abc12"))
+		wantAPIError(t, "an out_user_id of 5 characters", err, 400, "PARAM_ERROR")
+		_, err = o.Post(ctx, k12Base+"/tokens", tokenBody(org.ID, "stu-000999"))
+		wantAPIError(t, "a token for another service provider's school", err, 404, "RESOURCE_NOT_EXISTS")
+
+		userURL := k12Base + "/organizations/" + org.ID + "/users/out-user-id/stu-000123"
+		var u map[string]any
+		r, err = c.Get(ctx, userURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decodeResult(t, r, &u)
+		if u["user_id"] == "" || u["contract_state"] != "NOT_CONTRACTED" || u["status"] != "NORMAL" || u["user_type"] != "STUDENT" || u["face_image_ok"] != false {
+			t.Fatalf("new user: %v", u)
+		}
+		_, err = o.Get(ctx, userURL)
+		wantAPIError(t, "another service provider's user", err, 404, "RESOURCE_NOT_EXISTS")
+		_, err = c.Get(ctx, k12Base+"/organizations/"+org.ID+"/users/out-user-id/stu-nobody1")
+		wantAPIError(t, "a user that does not exist", err, 404, "RESOURCE_NOT_EXISTS")
+
+		// PATCH: name and phone encrypted to the platform key the Wechatpay-Serial names.
+		pub, _ := utils.LoadPublicKey(sp.PlatformPublicKeyPEM)
+		name, _ := utils.EncryptOAEPWithPublicKey("张小明", pub)
+		phone, _ := utils.EncryptOAEPWithPublicKey("13812345678", pub)
+		patch := func(cl *core.Client, serial string, body map[string]any) (*core.APIResult, error) {
+			h := http.Header{}
+			if serial != "" {
+				h.Set("Wechatpay-Serial", serial)
+			}
+			return cl.Request(ctx, http.MethodPatch, userURL, h, nil, body, "application/json")
+		}
+		r, err = patch(c, sp.PlatformPublicKeyID, map[string]any{"user_name": name, "phone": phone, "user_type": "STUFF",
+			"staff_info": map[string]string{"occupation": "厨师"}, "status": "DISABLED"})
+		if err != nil || r.Response.StatusCode != 204 {
+			t.Fatalf("patch: %v", err)
+		}
+		r, _ = c.Get(ctx, userURL)
+		decodeResult(t, r, &u)
+		staff, _ := u["staff_info"].(map[string]any)
+		if u["user_name"] != "张小明" || u["user_type"] != "STAFF" || u["status"] != "DISABLED" || staff["occupation"] != "厨师" {
+			t.Fatalf("after patch: %v", u)
+		}
+		// The SDK always names its own key; a client that names another is refused.
+		body, _ := json.Marshal(map[string]any{"user_name": name})
+		path := "/v3/offlinefacemch/organizations/" + org.ID + "/users/out-user-id/stu-000123"
+		a := v3wire.Authorization{MchID: sp.MchID, NonceStr: v3wire.NonceStr(), Timestamp: strconv.FormatInt(time.Now().Unix(), 10), SerialNo: sp.MerchantSerialNo}
+		key, _ := utils.LoadPrivateKey(sp.MerchantPrivateKeyPEM)
+		a.Signature, _ = v3wire.SignSHA256RSA(key, v3wire.RequestMessage(http.MethodPatch, path, a.Timestamp, a.NonceStr, body))
+		req, _ := http.NewRequest(http.MethodPatch, b.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", a.String())
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Wechatpay-Serial", "PUB_KEY_ID_0114232134912410000000000000000000")
+		resp, err := b.httpsClient(nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var eb v3wire.ErrorBody
+		_ = json.NewDecoder(resp.Body).Decode(&eb)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || eb.Code != "PARAM_ERROR" {
+			t.Fatalf("an encrypted field under a serial naming no key: %d %+v", resp.StatusCode, eb)
+		}
+		_, err = patch(c, sp.PlatformPublicKeyID, map[string]any{"user_name": "not-encrypted"})
+		wantAPIError(t, "a field that does not decrypt", err, 400, "PARAM_ERROR")
+		bad, _ := utils.EncryptOAEPWithPublicKey("12345", pub)
+		_, err = patch(c, sp.PlatformPublicKeyID, map[string]any{"phone": bad})
+		wantAPIError(t, "a phone that is not a mobile number", err, 400, "PARAM_ERROR")
+		_, err = patch(c, sp.PlatformPublicKeyID, map[string]any{"status": "NOMAL"})
+		wantAPIError(t, "an unknown status", err, 400, "PARAM_ERROR")
+		_, err = patch(o, other.PlatformPublicKeyID, map[string]any{"status": "NORMAL"})
+		wantAPIError(t, "another service provider's PATCH", err, 404, "RESOURCE_NOT_EXISTS")
+
+		// Personal fields are sealed at rest and never logged.
+		rows, err := b.P.DB.SQL().QueryContext(ctx, `SELECT name_sealed, phone_sealed FROM k12_users`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n, ph []byte
+			if err := rows.Scan(&n, &ph); err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(n, []byte("张小明")) || bytes.Contains(ph, []byte("13812345678")) {
+				t.Fatal("a personal field is stored in clear")
+			}
+		}
+		if logs := b.Logs.String(); bytes.Contains([]byte(logs), []byte("13812345678")) || bytes.Contains([]byte(logs), []byte("张小明")) {
+			t.Fatal("a personal field is in the logs")
+		}
+	})
+}
