@@ -47,7 +47,7 @@ func printJSON(w io.Writer, v any) error {
 
 func newAdminMerchant() *cobra.Command {
 	cmd := &cobra.Command{Use: "merchant", Short: "Create and inspect merchants"}
-	cmd.AddCommand(newMerchantCreate(), newMerchantList(), newMerchantMode(), newThresholdCmd(), newBillModeCmd())
+	cmd.AddCommand(newMerchantCreate(), newMerchantList(), newMerchantMode(), newThresholdCmd(), newBillModeCmd(), newNotifyURLCmd())
 	return cmd
 }
 

@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
+	neturl "net/url"
 
 	"github.com/spf13/cobra"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
-	"github.com/openfacepay/openfacepay/internal/k12"
+	"github.com/openfacepay/openfacepay/internal/platform"
 	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
@@ -45,7 +46,11 @@ sees it; to any other merchant it does not exist. Names are unique per service p
 						return fmt.Errorf("%s is not a sub-merchant of %s", sub, sp)
 					}
 				}
-				o, err := k12.New(db, clock.Real{}).NewOrganisation(cmd.Context(), sp, sub, name)
+				svc, err := platform.NewPay(cmd.Context(), db, clock.Real{})
+				if err != nil {
+					return err
+				}
+				o, err := platform.NewK12(db, svc, clock.Real{}).NewOrganisation(cmd.Context(), sp, sub, name)
 				if err != nil {
 					return err
 				}
@@ -62,6 +67,87 @@ sees it; to any other merchant it does not exist. Names are unique per service p
 	_ = create.MarkFlagRequired("sp")
 	_ = create.MarkFlagRequired("name")
 	org.AddCommand(create)
-	cmd.AddCommand(org)
+	cmd.AddCommand(org, newK12Parent())
+	return cmd
+}
+
+func newK12Parent() *cobra.Command {
+	cmd := &cobra.Command{Use: "parent", Short: "What a parent does on the pages, for scripts: sign"}
+	var (
+		store          storeFlags
+		token, payerID string
+		phone          string
+		balance        int64
+		asJSON         bool
+	)
+	sign := &cobra.Command{
+		Use:   "sign",
+		Short: "Sign the withholding contract of --token's user on a payer's wallet (--payer, or a new one with --balance)",
+		Long: `Does what the signing page does: the token's user gets a contract (LIMIT_NONE) on the
+payer's wallet, and the service provider's notify URL gets FACEPAY.USER_STATE_CHANGE. A new
+payer is made with --balance (and --phone) when --payer is not given. A signed user's token
+cannot sign again; after a termination, a fresh token signs a new contract.`,
+		Example: `  facepay admin k12 parent sign --data ./data --token TK… --balance 20000 --phone 13800001111 --json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd.Context(), &store, func(db *sqlstore.DB) error {
+				svc, err := platform.NewPay(cmd.Context(), db, clock.Real{})
+				if err != nil {
+					return err
+				}
+				if payerID == "" {
+					p, err := svc.CreatePayer(cmd.Context(), balance, phone)
+					if err != nil {
+						return err
+					}
+					payerID = p.PayerID
+				}
+				u, c, err := platform.NewK12(db, svc, clock.Real{}).Sign(cmd.Context(), token, payerID)
+				if err != nil {
+					return err
+				}
+				return show(cmd, asJSON, map[string]string{"user_id": u.UserID, "contract_id": c.ContractID, "openid": c.OpenID, "payer_id": payerID},
+					fmt.Sprintf("user %s signed contract %s on payer %s", u.UserID, c.ContractID, payerID))
+			})
+		},
+	}
+	store.register(sign.Flags())
+	sign.Flags().StringVar(&token, "token", "", "the token of POST /v3/offlinefacemch/tokens")
+	sign.Flags().StringVar(&payerID, "payer", "", "the payer whose wallet is contracted")
+	sign.Flags().Int64Var(&balance, "balance", 0, "without --payer: a new payer with this many fen")
+	sign.Flags().StringVar(&phone, "phone", "", "without --payer: the new payer's phone")
+	sign.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	_ = sign.MarkFlagRequired("token")
+	cmd.AddCommand(sign)
+	return cmd
+}
+
+func newNotifyURLCmd() *cobra.Command {
+	var (
+		store    storeFlags
+		mch, url string
+	)
+	cmd := &cobra.Command{
+		Use:     "set-notify-url",
+		Short:   "Where --mch's K12 webhooks go (FACEPAY.USER_STATE_CHANGE and the debit events); empty stops them",
+		Example: `  facepay admin merchant set-notify-url --data ./data --mch 1900000100 --url https://sp.example/k12/notify`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if u, err := neturl.Parse(url); url != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+				return fmt.Errorf("--url %q is not an http or https URL", url)
+			}
+			return withStore(cmd.Context(), &store, func(db *sqlstore.DB) error {
+				if err := db.SetNotifyURL(cmd.Context(), mch, url); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "K12 webhooks of %s go to %q\n", mch, url)
+				return nil
+			})
+		},
+	}
+	store.register(cmd.Flags())
+	cmd.Flags().StringVar(&mch, "mch", "", "the service provider")
+	cmd.Flags().StringVar(&url, "url", "", "the URL (http or https)")
+	_ = cmd.MarkFlagRequired("mch")
 	return cmd
 }

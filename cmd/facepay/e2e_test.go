@@ -200,7 +200,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		{"admin", "payer", "create", "--help"}, {"admin", "payer", "show", "--help"}, {"admin", "rawdata", "--help"},
 		{"admin", "face-code", "--help"}, {"admin", "pay-code", "--help"}, {"admin", "fault", "add", "--help"},
 		{"admin", "order", "confirm", "--help"}, {"admin", "merchant", "set-password-threshold", "--help"},
-		{"admin", "merchant", "set-bill-mode", "--help"}, {"bench", "face-eval", "--help"}, {"admin", "member", "enable", "--help"}, {"kiosk", "--help"}, {"merchant", "--help"}, {"bench", "kiosk", "--help"}, {"admin", "k12", "org", "create", "--help"},
+		{"admin", "merchant", "set-bill-mode", "--help"}, {"bench", "face-eval", "--help"}, {"admin", "member", "enable", "--help"}, {"kiosk", "--help"}, {"merchant", "--help"}, {"bench", "kiosk", "--help"}, {"admin", "k12", "org", "create", "--help"}, {"admin", "k12", "parent", "sign", "--help"}, {"admin", "merchant", "set-notify-url", "--help"},
 		{"bench", "--help"}, {"bench", "pay", "--help"}, {"bench", "notify", "--help"},
 		{"admin", "notify", "list", "--help"}, {"admin", "notify", "show", "--help"}, {"admin", "notify", "retry", "--help"},
 		{"admin", "clock", "create", "--help"}, {"admin", "clock", "advance", "--help"}, {"admin", "clock", "show", "--help"},

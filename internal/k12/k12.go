@@ -92,12 +92,25 @@ type Store interface {
 
 // Service runs the K12 rules.
 type Service struct {
-	store Store
-	clock clock.Clock
+	store     Store
+	contracts ContractStore
+	clock     clock.Clock
+	openID    func(appID, payerID string) string
+}
+
+// Config builds a Service.
+type Config struct {
+	Store     Store
+	Contracts ContractStore
+	Clock     clock.Clock
+	// OpenID is the payment platform's openid of a payer under an appid.
+	OpenID func(appID, payerID string) string
 }
 
 // New returns the service.
-func New(store Store, c clock.Clock) *Service { return &Service{store: store, clock: c} }
+func New(cfg Config) *Service {
+	return &Service{store: cfg.Store, contracts: cfg.Contracts, clock: cfg.Clock, openID: cfg.OpenID}
+}
 
 // Caller is the merchant a v3 request authenticated as: the service provider.
 type Caller struct{ MchID string }

@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
+	wxnotify "github.com/wechatpay-apiv3/wechatpay-go/core/notify"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
@@ -194,6 +197,115 @@ func TestK12OrganisationsTokensAndUsers(t *testing.T) {
 		}
 		if logs := b.Logs.String(); bytes.Contains([]byte(logs), []byte("13812345678")) || bytes.Contains([]byte(logs), []byte("张小明")) {
 			t.Fatal("a personal field is in the logs")
+		}
+	})
+}
+
+// TestK12ContractsAndWebhooks signs a user (as the signing page does), checks the
+// FACEPAY.USER_STATE_CHANGE webhook with wechatpay-go's notify handler, queries the
+// contract, terminates it through the API (another webhook), and signs again with a
+// fresh token: a new contract_id. On both backends.
+func TestK12ContractsAndWebhooks(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		sp := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider, PlatformMode: tenant.PublicKeyMode})
+		other := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider})
+		pub, _ := utils.LoadPublicKey(sp.PlatformPublicKeyPEM)
+		handler, err := wxnotify.NewRSANotifyHandler(sp.APIv3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(sp.PlatformPublicKeyID, *pub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := make(chan map[string]string, 8)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			content := map[string]string{}
+			req, err := handler.ParseNotifyRequest(r.Context(), r, &content)
+			if err != nil {
+				t.Errorf("wechatpay-go refuses the webhook: %v", err)
+				w.WriteHeader(400)
+				return
+			}
+			content["event_type"] = req.EventType
+			events <- content
+			w.WriteHeader(204)
+		}))
+		defer srv.Close()
+		if err := b.P.DB.SetNotifyURL(ctx, sp.MchID, srv.URL); err != nil {
+			t.Fatal(err)
+		}
+		next := func(what string) map[string]string {
+			t.Helper()
+			select {
+			case e := <-events:
+				return e
+			case <-time.After(15 * time.Second):
+				t.Fatalf("no webhook for %s", what)
+			}
+			return nil
+		}
+		org := storagetest.Must(b.P.K12.NewOrganisation(ctx, sp.MchID, "", "一中"))
+		c, o := k12Client(t, b, sp), k12Client(t, b, other)
+		tokenOf := func() string {
+			r, err := c.Post(ctx, k12Base+"/tokens", map[string]any{"web_init_data": map[string]string{"out_user_id": "stu-777777", "organization_id": org.ID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v map[string]string
+			decodeResult(t, r, &v)
+			return v["token"]
+		}
+		tok := tokenOf()
+		payer := storagetest.Must(b.P.Pay.CreatePayer(ctx, 5000, "13900001111")).PayerID
+		u, ct, err := b.P.K12.Sign(ctx, tok, payer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := next("signing")
+		if e["event_type"] != "FACEPAY.USER_STATE_CHANGE" || e["contract_id"] != ct.ContractID || e["user_id"] != u.UserID ||
+			e["out_user_id"] != "stu-777777" || e["organization_id"] != org.ID || e["mch_id"] != sp.MchID || e["contract_state"] != "CONTRACTED" ||
+			e["openid"] != b.P.Pay.OpenID(sp.AppID, payer) || e["appid"] != sp.AppID || e["notify_create_time"] == "" {
+			t.Fatalf("signing webhook: %v", e)
+		}
+		if _, _, err := b.P.K12.Sign(ctx, tok, payer); err == nil {
+			t.Fatal("a signed user's token signed again")
+		}
+		var cv map[string]string
+		r, err := c.Get(ctx, "https://api.mch.weixin.qq.com/v3/offlineface/contracts/"+ct.ContractID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decodeResult(t, r, &cv)
+		if cv["contract_state"] != "CONTRACTED" || cv["mchid"] != sp.MchID || cv["user_id"] != u.UserID || cv["contract_mode"] != "LIMIT_NONE" ||
+			cv["contract_signed_time"] == "" || cv["contract_terminated_time"] != "" || cv["openid"] != e["openid"] {
+			t.Fatalf("contract query: %v", cv)
+		}
+		_, err = o.Get(ctx, "https://api.mch.weixin.qq.com/v3/offlineface/contracts/"+ct.ContractID)
+		wantAPIError(t, "another service provider's contract", err, 404, "RESOURCE_NOT_EXISTS")
+
+		terminate := k12Base + "/organizations/" + org.ID + "/users/user-id/" + u.UserID + "/terminate-contract"
+		_, err = o.Post(ctx, terminate, nil)
+		wantAPIError(t, "another service provider's termination", err, 404, "RESOURCE_NOT_EXISTS")
+		r, err = c.Post(ctx, terminate, nil)
+		if err != nil || r.Response.StatusCode != 204 {
+			t.Fatalf("terminate: %v", err)
+		}
+		if e := next("termination"); e["contract_state"] != "TERMINATED" || e["contract_id"] != ct.ContractID {
+			t.Fatalf("termination webhook: %v", e)
+		}
+		r, _ = c.Get(ctx, "https://api.mch.weixin.qq.com/v3/offlineface/contracts/"+ct.ContractID)
+		decodeResult(t, r, &cv)
+		if cv["contract_state"] != "TERMINATED" || cv["contract_terminated_time"] == "" {
+			t.Fatalf("terminated contract: %v", cv)
+		}
+		_, err = c.Post(ctx, terminate, nil)
+		wantAPIError(t, "terminating twice", err, 400, "INVALID_REQUEST")
+		// Re-signing with a fresh token makes a new contract.
+		_, again, err := b.P.K12.Sign(ctx, tokenOf(), payer)
+		if err != nil || again.ContractID == ct.ContractID {
+			t.Fatalf("re-sign: %+v %v", again, err)
+		}
+		if e := next("re-signing"); e["contract_id"] != again.ContractID || e["contract_state"] != "CONTRACTED" {
+			t.Fatalf("re-signing webhook: %v", e)
 		}
 	})
 }

@@ -128,7 +128,7 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	}
 	v2.Register(v2http.BillAPI(p.Pay, p.Tenants, cfg.Clock))
 	v3 := v3http.New(v3http.Config{Store: db, Clock: cfg.Clock, Logger: cfg.Logger})
-	p.K12 = k12.New(db, cfg.Clock)
+	p.K12 = NewK12(db, p.Pay, cfg.Clock)
 	k12http.Register(v3, p.K12)
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", v3)
@@ -178,6 +178,11 @@ func NewFaceID(db *sqlstore.DB, svc *pay.Service, c clock.Clock, pack string) (*
 	libs := face.NewLibraries(db, pk.Dim).ForModel(pk.Model())
 	return faceid.New(faceid.Config{Pay: svc, Members: members, Libs: libs, Model: pk.Model(),
 		Rule: face.Rule{Threshold: pk.Threshold, Margin: pk.Margin}, Store: db, Sealer: db.Sealer()}), members, nil
+}
+
+// NewK12 builds the K12 service over db; admin commands use it as serve does.
+func NewK12(db *sqlstore.DB, svc *pay.Service, c clock.Clock) *k12.Service {
+	return k12.New(k12.Config{Store: db, Contracts: db, Clock: c, OpenID: svc.OpenID})
 }
 
 // Run serves until ctx ends, then drains in-flight requests for up to grace.

@@ -7,6 +7,7 @@ package k12http
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/openfacepay/openfacepay/internal/edge/v3http"
 	"github.com/openfacepay/openfacepay/internal/errcode"
@@ -20,6 +21,44 @@ func Register(h *v3http.Handler, svc *k12.Service) {
 	h.Handle("POST /v3/offlinefacemch/tokens", a.token)
 	h.Handle("GET /v3/offlinefacemch/organizations/{organization_id}/users/out-user-id/{out_user_id}", a.user)
 	h.Handle("PATCH /v3/offlinefacemch/organizations/{organization_id}/users/out-user-id/{out_user_id}", a.patch)
+	h.Handle("POST /v3/offlinefacemch/organizations/{organization_id}/users/user-id/{user_id}/terminate-contract", a.terminate)
+	h.Handle("GET /v3/offlineface/contracts/{contract_id}", a.contract)
+}
+
+func (a api) terminate(ctx context.Context, c *v3http.Call) (int, any, error) {
+	if err := a.svc.Terminate(ctx, caller(c), c.Request.PathValue("organization_id"), c.Request.PathValue("user_id")); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+type contractView struct {
+	ContractID             string `json:"contract_id"`
+	MchID                  string `json:"mchid"`
+	OrganizationID         string `json:"organization_id"`
+	UserID                 string `json:"user_id"`
+	OpenID                 string `json:"openid"`
+	ContractState          string `json:"contract_state"`
+	ContractSignedTime     string `json:"contract_signed_time"`
+	ContractTerminatedTime string `json:"contract_terminated_time,omitempty"`
+	ContractMode           string `json:"contract_mode"`
+	ContractBankCardFrom   string `json:"contract_bank_card_from,omitempty"`
+}
+
+var beijing = time.FixedZone("CST", 8*3600)
+
+func (a api) contract(ctx context.Context, c *v3http.Call) (int, any, error) {
+	ct, err := a.svc.GetContract(ctx, caller(c), c.Request.PathValue("contract_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	v := contractView{ContractID: ct.ContractID, MchID: ct.SPMchID, OrganizationID: ct.OrgID, UserID: ct.UserID, OpenID: ct.OpenID,
+		ContractState: ct.State, ContractSignedTime: ct.SignedAt.In(beijing).Format(time.RFC3339), ContractMode: ct.Mode,
+		ContractBankCardFrom: ct.CardFrom}
+	if !ct.TerminatedAt.IsZero() {
+		v.ContractTerminatedTime = ct.TerminatedAt.In(beijing).Format(time.RFC3339)
+	}
+	return http.StatusOK, v, nil
 }
 
 type api struct{ svc *k12.Service }

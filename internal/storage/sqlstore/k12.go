@@ -7,6 +7,7 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/k12"
+	"github.com/openfacepay/openfacepay/internal/notify"
 )
 
 var _ k12.Store = (*DB)(nil)
@@ -138,5 +139,95 @@ func (db *DB) InsertToken(ctx context.Context, t k12.Token) error {
 		_, err := tx.Exec(ctx, `INSERT INTO k12_tokens (token_hash, organization_id, out_user_id, kind, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			t.Hash, t.OrgID, t.OutUserID, t.Kind, micros(t.ExpiresAt), micros(t.CreatedAt))
 		return err
+	})
+}
+
+var _ k12.ContractStore = (*DB)(nil)
+
+// Token implements k12.ContractStore.
+func (db *DB) Token(ctx context.Context, hash string) (k12.Token, bool, error) {
+	t := k12.Token{Hash: hash}
+	var exp, created int64
+	err := db.queryRow(ctx, `SELECT organization_id, out_user_id, kind, expires_at, created_at FROM k12_tokens WHERE token_hash = ?`, hash).
+		Scan(&t.OrgID, &t.OutUserID, &t.Kind, &exp, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, false, nil
+	}
+	t.ExpiresAt, t.CreatedAt = fromMicros(exp), fromMicros(created)
+	return t, err == nil, err
+}
+
+// UserByID implements k12.ContractStore.
+func (db *DB) UserByID(ctx context.Context, orgID, userID string) (k12.User, bool, error) {
+	return db.scanUser(db.queryRow(ctx, `SELECT `+userCols+` FROM k12_users WHERE organization_id = ? AND user_id = ?`, orgID, userID))
+}
+
+// Contract implements k12.ContractStore.
+func (db *DB) Contract(ctx context.Context, id string) (k12.Contract, bool, error) {
+	c := k12.Contract{ContractID: id}
+	var signed int64
+	var term sql.NullInt64
+	err := db.queryRow(ctx, `SELECT organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode, card_from, state, signed_at, terminated_at
+		FROM k12_contracts WHERE contract_id = ?`, id).Scan(&c.OrgID, &c.UserID, &c.SPMchID, &c.AppID, &c.OpenID, &c.PayerID, &c.Mode,
+		&c.CardFrom, &c.State, &signed, &term)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	c.SignedAt = fromMicros(signed)
+	if term.Valid {
+		c.TerminatedAt = fromMicros(term.Int64)
+	}
+	return c, err == nil, err
+}
+
+// SaveContract implements k12.ContractStore: contract, user and webhook in one transaction.
+func (db *DB) SaveContract(ctx context.Context, c k12.Contract, u k12.User, n *notify.Notification) error {
+	var term any
+	if !c.TerminatedAt.IsZero() {
+		term = micros(c.TerminatedAt)
+	}
+	return db.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO k12_contracts (contract_id, organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode,
+			card_from, state, signed_at, terminated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (contract_id) DO UPDATE SET state = excluded.state, terminated_at = excluded.terminated_at`,
+			c.ContractID, c.OrgID, c.UserID, c.SPMchID, c.AppID, c.OpenID, c.PayerID, c.Mode, c.CardFrom, c.State, micros(c.SignedAt), term); err != nil {
+			return err
+		}
+		res, err := tx.Exec(ctx, `UPDATE k12_users SET contract_state = ?, contract_id = ?, payer_id = ?, updated_at = ? WHERE user_id = ?`,
+			u.ContractState, u.ContractID, c.PayerID, micros(u.UpdatedAt), u.UserID)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			return errcode.E(errcode.NotFound, "k12 user %s does not exist", u.UserID)
+		}
+		if n != nil {
+			return tx.InsertNotification(ctx, *n)
+		}
+		return nil
+	})
+}
+
+// NotifyURL implements k12.ContractStore.
+func (db *DB) NotifyURL(ctx context.Context, mchID string) (string, error) {
+	var u string
+	err := db.queryRow(ctx, `SELECT notify_url FROM merchants WHERE mch_id = ?`, mchID).Scan(&u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+	}
+	return u, err
+}
+
+// SetNotifyURL sets where a merchant's K12 webhooks go ("" stops them).
+func (db *DB) SetNotifyURL(ctx context.Context, mchID, url string) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE merchants SET notify_url = ? WHERE mch_id = ?`, url, mchID)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			return errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+		}
+		return nil
 	})
 }
