@@ -27,6 +27,7 @@ type Contract struct {
 	PayerID      string // the contracted wallet
 	Mode         string
 	CardFrom     string
+	Card         string // the presign's designated card number (sealed at rest), if any
 	State        string // CONTRACTED or TERMINATED
 	SignedAt     time.Time
 	TerminatedAt time.Time
@@ -89,7 +90,7 @@ func (s *Service) Sign(ctx context.Context, token, payerID string) (User, Contra
 		return User{}, Contract{}, err
 	}
 	now := s.clock.Now()
-	if !ok || t.Kind != "token" || !now.Before(t.ExpiresAt) {
+	if !ok || (t.Kind != "token" && t.Kind != "presign") || !now.Before(t.ExpiresAt) {
 		return User{}, Contract{}, errcode.E(errcode.Invalid, "the token is not valid or has expired: ask the school for a new link")
 	}
 	u, ok, err := s.store.User(ctx, t.OrgID, t.OutUserID)
@@ -110,6 +111,14 @@ func (s *Service) Sign(ctx context.Context, token, payerID string) (User, Contra
 	c := Contract{ContractID: "C" + now.In(beijing).Format("20060102") + digits(12), OrgID: u.OrgID, UserID: u.UserID, SPMchID: o.SPMchID,
 		AppID: apps[0], OpenID: s.openID(apps[0], payerID), PayerID: payerID, Mode: LimitNone, CardFrom: "USER_SELECT_FREE",
 		State: Contracted, SignedAt: now}
+	if t.Kind == "presign" && t.Mode != "" {
+		// Designated-card signing: the card the service provider named. Which
+		// wallet holds that card is checked at debit time (the withholding step).
+		c.Mode = t.Mode
+		if t.Card != "" {
+			c.CardFrom, c.Card = "MERCHANT_LIMITED_BANK_CARD", t.Card
+		}
+	}
 	u.ContractState, u.ContractID, u.UpdatedAt = Contracted, c.ContractID, now
 	n, err := s.stateNotification(ctx, c, u, now)
 	if err != nil {

@@ -70,6 +70,12 @@ type Token struct {
 	Kind      string // "token" or "presign"
 	ExpiresAt time.Time
 	CreatedAt time.Time
+	// A presign's designated signing: the contract mode, the card number (sealed at
+	// rest) and the identity given (a JSON of the person's and the card holder's
+	// identity numbers and phones, sealed at rest).
+	Mode     string
+	Card     string
+	Identity string
 }
 
 // TokenTTL is how long a token opens the pages. The docs say only "short-lived";

@@ -309,3 +309,90 @@ func TestK12ContractsAndWebhooks(t *testing.T) {
 		}
 	})
 }
+
+// TestK12Presign: a designated-card presign with its RSA-OAEP identity and card
+// fields gives a presign_token; signing with it makes a LIMIT_BANK_CARD contract whose
+// card came from the merchant; bad fields are 400 PARAM_ERROR and change nothing.
+func TestK12Presign(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		sp := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider})
+		other := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider})
+		org := storagetest.Must(b.P.K12.NewOrganisation(ctx, sp.MchID, "", "二中"))
+		c, o := k12Client(t, b, sp), k12Client(t, b, other)
+		pub, _ := utils.LoadPublicKey(sp.PlatformPublicKeyPEM)
+		enc := func(s string) string {
+			ct, err := utils.EncryptOAEPWithPublicKey(s, pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ct
+		}
+		body := func(mode, card, id string) map[string]any {
+			m := map[string]any{"business_name": "K12食堂", "contract_mode": mode,
+				"facepay_user": map[string]any{"out_user_id": "stu-888888", "organization_id": org.ID, "identification_name": "李小红",
+					"identification": map[string]string{"identification_type": "IDCARD", "identification_number": enc(id)}, "phone": enc("13700001111")}}
+			if card != "" {
+				m["limit_bank_card"] = map[string]any{"bank_card_number": enc(card), "identification_name": enc("李大红"),
+					"identification": map[string]string{"identification_type": "IDCARD", "identification_number": enc("110101198001010011")},
+					"phone": enc("13700002222"), "bank_type": "ICBC_DEBIT"}
+			}
+			return m
+		}
+		const presignURL = "https://api.mch.weixin.qq.com/v3/offlineface/contracts/presign"
+		r, err := c.Post(ctx, presignURL, body("LIMIT_BANK_CARD", "6222020200112233445", "110101201201010022"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]string
+		decodeResult(t, r, &got)
+		if got["presign_token"] == "" {
+			t.Fatalf("presign: %v", got)
+		}
+		for name, bad := range map[string]map[string]any{
+			"an ID number of 7":                  body("LIMIT_NONE", "", "1234567"),
+			"LIMIT_BANK_CARD without a card":     body("LIMIT_BANK_CARD", "", "110101201201010022"),
+			"an unknown contract_mode":           body("ANY_CARD", "", "110101201201010022"),
+			"a card number that is not a number": body("PRIORITY_BANK_CARD", "62220202-0011", "110101201201010022"),
+		} {
+			_, err := c.Post(ctx, presignURL, bad)
+			wantAPIError(t, name, err, 400, "PARAM_ERROR")
+		}
+		plain := body("LIMIT_NONE", "", "110101201201010022")
+		plain["facepay_user"].(map[string]any)["phone"] = "13700001111" // not encrypted
+		_, err = c.Post(ctx, presignURL, plain)
+		wantAPIError(t, "a phone not encrypted", err, 400, "PARAM_ERROR")
+		_, err = o.Post(ctx, presignURL, map[string]any{"business_name": "K12食堂",
+			"facepay_user": map[string]any{"out_user_id": "stu-888888", "organization_id": org.ID}})
+		wantAPIError(t, "another service provider's school", err, 404, "RESOURCE_NOT_EXISTS")
+
+		payer := storagetest.Must(b.P.Pay.CreatePayer(ctx, 100, "")).PayerID
+		_, ct, err := b.P.K12.Sign(ctx, got["presign_token"], payer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cv map[string]string
+		r, _ = c.Get(ctx, "https://api.mch.weixin.qq.com/v3/offlineface/contracts/"+ct.ContractID)
+		decodeResult(t, r, &cv)
+		if cv["contract_mode"] != "LIMIT_BANK_CARD" || cv["contract_bank_card_from"] != "MERCHANT_LIMITED_BANK_CARD" {
+			t.Fatalf("contract of a designated-card presign: %v", cv)
+		}
+		for _, q := range []string{`SELECT card_sealed FROM k12_tokens`, `SELECT identity_sealed FROM k12_tokens`, `SELECT card_sealed FROM k12_contracts`} {
+			rows, err := b.P.DB.SQL().QueryContext(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var v []byte
+				_ = rows.Scan(&v)
+				for _, secret := range []string{"6222020200112233445", "110101201201010022", "13700002222"} {
+					if bytes.Contains(v, []byte(secret)) {
+						t.Fatalf("%s holds %s in clear", q, secret)
+					}
+				}
+			}
+			rows.Close()
+		}
+	})
+}

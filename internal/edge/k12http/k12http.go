@@ -23,6 +23,80 @@ func Register(h *v3http.Handler, svc *k12.Service) {
 	h.Handle("PATCH /v3/offlinefacemch/organizations/{organization_id}/users/out-user-id/{out_user_id}", a.patch)
 	h.Handle("POST /v3/offlinefacemch/organizations/{organization_id}/users/user-id/{user_id}/terminate-contract", a.terminate)
 	h.Handle("GET /v3/offlineface/contracts/{contract_id}", a.contract)
+	h.Handle("POST /v3/offlineface/contracts/presign", a.presign)
+}
+
+type idDoc struct {
+	Type   string `json:"identification_type"`
+	Number string `json:"identification_number"` // RSA-OAEP
+}
+
+type presignRequest struct {
+	BusinessName string `json:"business_name"`
+	FacepayUser  struct {
+		OutUserID          string `json:"out_user_id"`
+		IdentificationName string `json:"identification_name"`
+		OrganizationID     string `json:"organization_id"`
+		Identification     *idDoc `json:"identification"`
+		Phone              string `json:"phone"` // RSA-OAEP
+	} `json:"facepay_user"`
+	LimitBankCard *struct {
+		BankCardNumber     string `json:"bank_card_number"`    // RSA-OAEP
+		IdentificationName string `json:"identification_name"` // RSA-OAEP
+		Identification     *idDoc `json:"identification"`
+		ValidThru          string `json:"valid_thru"`
+		BankType           string `json:"bank_type"`
+		Phone              string `json:"phone"` // RSA-OAEP
+	} `json:"limit_bank_card"`
+	ContractMode string `json:"contract_mode"`
+}
+
+func (a api) presign(ctx context.Context, c *v3http.Call) (int, any, error) {
+	var r presignRequest
+	if err := c.DecodeJSON(&r); err != nil {
+		return 0, nil, err
+	}
+	open := func(dst *string, ct string) error {
+		if ct == "" {
+			return nil
+		}
+		pt, err := c.DecryptField(ct)
+		*dst = pt
+		return err
+	}
+	u := r.FacepayUser
+	p := k12.Presign{BusinessName: r.BusinessName, OrgID: u.OrganizationID, OutUserID: u.OutUserID, Name: u.IdentificationName, Mode: r.ContractMode}
+	if err := open(&p.Phone, u.Phone); err != nil {
+		return 0, nil, err
+	}
+	if u.Identification != nil {
+		p.IDType = u.Identification.Type
+		if err := open(&p.IDNumber, u.Identification.Number); err != nil {
+			return 0, nil, err
+		}
+	}
+	if lc := r.LimitBankCard; lc != nil {
+		p.CardValidThru, p.CardBankType = lc.ValidThru, lc.BankType
+		for _, f := range []struct {
+			dst *string
+			ct  string
+		}{{&p.CardNumber, lc.BankCardNumber}, {&p.CardHolder, lc.IdentificationName}, {&p.CardPhone, lc.Phone}} {
+			if err := open(f.dst, f.ct); err != nil {
+				return 0, nil, err
+			}
+		}
+		if lc.Identification != nil {
+			p.CardHolderType = lc.Identification.Type
+			if err := open(&p.CardHolderID, lc.Identification.Number); err != nil {
+				return 0, nil, err
+			}
+		}
+	}
+	tok, err := a.svc.NewPresign(ctx, caller(c), p)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]string{"presign_token": tok}, nil
 }
 
 func (a api) terminate(ctx context.Context, c *v3http.Call) (int, any, error) {

@@ -133,11 +133,19 @@ func (db *DB) UpdateUser(ctx context.Context, u k12.User) error {
 	})
 }
 
-// InsertToken implements k12.Store.
+// InsertToken implements k12.Store: a presign's card and identity are sealed to the token.
 func (db *DB) InsertToken(ctx context.Context, t k12.Token) error {
+	var card, ident []byte
+	if t.Card != "" {
+		card = db.sealer.Seal(purpose("k12token", t.Hash, "card"), []byte(t.Card))
+	}
+	if t.Identity != "" {
+		ident = db.sealer.Seal(purpose("k12token", t.Hash, "identity"), []byte(t.Identity))
+	}
 	return db.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO k12_tokens (token_hash, organization_id, out_user_id, kind, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			t.Hash, t.OrgID, t.OutUserID, t.Kind, micros(t.ExpiresAt), micros(t.CreatedAt))
+		_, err := tx.Exec(ctx, `INSERT INTO k12_tokens (token_hash, organization_id, out_user_id, kind, expires_at, created_at, contract_mode, card_sealed, identity_sealed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.Hash, t.OrgID, t.OutUserID, t.Kind, micros(t.ExpiresAt), micros(t.CreatedAt), t.Mode, card, ident)
 		return err
 	})
 }
@@ -148,13 +156,24 @@ var _ k12.ContractStore = (*DB)(nil)
 func (db *DB) Token(ctx context.Context, hash string) (k12.Token, bool, error) {
 	t := k12.Token{Hash: hash}
 	var exp, created int64
-	err := db.queryRow(ctx, `SELECT organization_id, out_user_id, kind, expires_at, created_at FROM k12_tokens WHERE token_hash = ?`, hash).
-		Scan(&t.OrgID, &t.OutUserID, &t.Kind, &exp, &created)
+	var card []byte
+	err := db.queryRow(ctx, `SELECT organization_id, out_user_id, kind, expires_at, created_at, contract_mode, card_sealed FROM k12_tokens WHERE token_hash = ?`, hash).
+		Scan(&t.OrgID, &t.OutUserID, &t.Kind, &exp, &created, &t.Mode, &card)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, false, nil
 	}
+	if err != nil {
+		return t, false, err
+	}
+	if len(card) > 0 {
+		pt, err := db.sealer.Open(purpose("k12token", hash, "card"), card)
+		if err != nil {
+			return t, false, errcode.Wrap(errcode.Internal, err, "a presign card does not open")
+		}
+		t.Card = string(pt)
+	}
 	t.ExpiresAt, t.CreatedAt = fromMicros(exp), fromMicros(created)
-	return t, err == nil, err
+	return t, true, nil
 }
 
 // UserByID implements k12.ContractStore.
@@ -167,11 +186,19 @@ func (db *DB) Contract(ctx context.Context, id string) (k12.Contract, bool, erro
 	c := k12.Contract{ContractID: id}
 	var signed int64
 	var term sql.NullInt64
-	err := db.queryRow(ctx, `SELECT organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode, card_from, state, signed_at, terminated_at
+	var card []byte
+	err := db.queryRow(ctx, `SELECT organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode, card_from, state, signed_at, terminated_at, card_sealed
 		FROM k12_contracts WHERE contract_id = ?`, id).Scan(&c.OrgID, &c.UserID, &c.SPMchID, &c.AppID, &c.OpenID, &c.PayerID, &c.Mode,
-		&c.CardFrom, &c.State, &signed, &term)
+		&c.CardFrom, &c.State, &signed, &term, &card)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
+	}
+	if err == nil && len(card) > 0 {
+		pt, oerr := db.sealer.Open(purpose("k12contract", id, "card"), card)
+		if oerr != nil {
+			return c, false, errcode.Wrap(errcode.Internal, oerr, "contract %s: the card does not open", id)
+		}
+		c.Card = string(pt)
 	}
 	c.SignedAt = fromMicros(signed)
 	if term.Valid {
@@ -186,11 +213,15 @@ func (db *DB) SaveContract(ctx context.Context, c k12.Contract, u k12.User, n *n
 	if !c.TerminatedAt.IsZero() {
 		term = micros(c.TerminatedAt)
 	}
+	var card []byte
+	if c.Card != "" {
+		card = db.sealer.Seal(purpose("k12contract", c.ContractID, "card"), []byte(c.Card))
+	}
 	return db.InTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO k12_contracts (contract_id, organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode,
-			card_from, state, signed_at, terminated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			card_from, state, signed_at, terminated_at, card_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (contract_id) DO UPDATE SET state = excluded.state, terminated_at = excluded.terminated_at`,
-			c.ContractID, c.OrgID, c.UserID, c.SPMchID, c.AppID, c.OpenID, c.PayerID, c.Mode, c.CardFrom, c.State, micros(c.SignedAt), term); err != nil {
+			c.ContractID, c.OrgID, c.UserID, c.SPMchID, c.AppID, c.OpenID, c.PayerID, c.Mode, c.CardFrom, c.State, micros(c.SignedAt), term, card); err != nil {
 			return err
 		}
 		res, err := tx.Exec(ctx, `UPDATE k12_users SET contract_state = ?, contract_id = ?, payer_id = ?, updated_at = ? WHERE user_id = ?`,
