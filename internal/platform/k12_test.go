@@ -336,7 +336,7 @@ func TestK12Presign(t *testing.T) {
 			if card != "" {
 				m["limit_bank_card"] = map[string]any{"bank_card_number": enc(card), "identification_name": enc("李大红"),
 					"identification": map[string]string{"identification_type": "IDCARD", "identification_number": enc("110101198001010011")},
-					"phone": enc("13700002222"), "bank_type": "ICBC_DEBIT"}
+					"phone":          enc("13700002222"), "bank_type": "ICBC_DEBIT"}
 			}
 			return m
 		}
