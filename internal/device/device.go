@@ -153,6 +153,7 @@ type AuthInfo struct {
 	DeviceID    string `json:"d"`  // the merchant's terminal number
 	SDKDeviceID string `json:"sd"` // the face SDK identity from rawdata
 	DeviceKey   string `json:"k"`
+	OrgID       string `json:"o,omitempty"` // K12: the organisation of an offline kiosk
 	IssuedAt    int64  `json:"i"`
 	ExpiresAt   int64  `json:"e"`
 }

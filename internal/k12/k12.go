@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
+	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/errcode"
 )
 
@@ -100,6 +101,8 @@ type Store interface {
 type Service struct {
 	store     Store
 	contracts ContractStore
+	tenants   Tenants
+	sealer    device.Sealer
 	clock     clock.Clock
 	openID    func(appID, payerID string) string
 }
@@ -110,12 +113,14 @@ type Config struct {
 	Contracts ContractStore
 	Clock     clock.Clock
 	// OpenID is the payment platform's openid of a payer under an appid.
-	OpenID func(appID, payerID string) string
+	OpenID  func(appID, payerID string) string
+	Tenants Tenants
+	Sealer  device.Sealer // seals device credentials (authinfo)
 }
 
 // New returns the service.
 func New(cfg Config) *Service {
-	return &Service{store: cfg.Store, contracts: cfg.Contracts, clock: cfg.Clock, openID: cfg.OpenID}
+	return &Service{store: cfg.Store, contracts: cfg.Contracts, tenants: cfg.Tenants, sealer: cfg.Sealer, clock: cfg.Clock, openID: cfg.OpenID}
 }
 
 // Caller is the merchant a v3 request authenticated as: the service provider.

@@ -110,7 +110,7 @@ func TestDownloadBill(t *testing.T) {
 					t.Errorf("%s %s: %q", c.date, c.typ, got)
 				}
 			}
-			wrongKey := wechat.NewClient(s.cr.AppID, s.cr.MchID, "x"+s.cr.APIKey[1:], true)
+			wrongKey := wechat.NewClient(s.cr.AppID, s.cr.MchID, otherKey(s.cr.APIKey), true)
 			wrongKey.BaseURL = b.URL
 			bm := make(gopay.BodyMap)
 			bm.Set("nonce_str", v2wire.NonceStr()).Set("bill_date", "20261122").Set("bill_type", "ALL")

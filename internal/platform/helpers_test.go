@@ -26,3 +26,12 @@ func selfSignedPair(t *testing.T) tls.Certificate {
 	}
 	return c
 }
+
+// otherKey is a key that differs from k in its first character, whatever that is
+// (a fixed replacement letter equals the key one time in 62).
+func otherKey(k string) string {
+	if k[0] == 'x' {
+		return "y" + k[1:]
+	}
+	return "x" + k[1:]
+}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
+	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v3wire"
@@ -394,5 +396,62 @@ func TestK12Presign(t *testing.T) {
 			}
 			rows.Close()
 		}
+	})
+}
+
+// TestK12OfflineAuthInfo: a service provider gets a 36-hour device credential for a
+// kiosk of its school, binding the organisation and the device key of the rawdata;
+// a foreign school, a sub-merchant of someone else, an appid not bound, and bad
+// raw_data are refused.
+func TestK12OfflineAuthInfo(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		sp := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider})
+		sub := b.merchant(t, tenant.NewMerchant{Kind: tenant.SubMerchant, ParentMchID: sp.MchID})
+		other := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider})
+		foreignSub := b.merchant(t, tenant.NewMerchant{Kind: tenant.SubMerchant, ParentMchID: other.MchID})
+		org := storagetest.Must(b.P.K12.NewOrganisation(ctx, sp.MchID, sub.MchID, "三中"))
+		c, o := k12Client(t, b, sp), k12Client(t, b, other)
+		id, _ := device.NewIdentity()
+		raw, _ := device.MakeRawdata(id, time.Now())
+		body := func(mod func(m map[string]string)) map[string]string {
+			m := map[string]string{"sp_appid": sp.AppID, "sub_mchid": sub.MchID, "device_id": "CANTEEN-1", "raw_data": raw, "organization_id": org.ID}
+			if mod != nil {
+				mod(m)
+			}
+			return m
+		}
+		const u = "https://api.mch.weixin.qq.com/v3/offlineface/authinfo"
+		r, err := c.Post(ctx, u, body(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]string
+		decodeResult(t, r, &got)
+		a, err := b.P.Pay.OpenAuthInfo(ctx, got["authinfo"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.OrgID != org.ID || a.MchID != sp.MchID || a.SubMchID != sub.MchID || a.DeviceID != "CANTEEN-1" || a.SDKDeviceID != id.ID ||
+			a.ExpiresAt-a.IssuedAt != 36*3600 {
+			t.Fatalf("offline authinfo binds %+v", a)
+		}
+		for name, c := range map[string]struct {
+			mod    func(m map[string]string)
+			status int
+			code   string
+		}{
+			"no raw_data":               {func(m map[string]string) { delete(m, "raw_data") }, 400, "PARAM_ERROR"},
+			"forged raw_data":           {func(m map[string]string) { m["raw_data"] = "RD1" + strings.Repeat("00", 150) }, 400, "PARAM_ERROR"},
+			"a sub-merchant of another": {func(m map[string]string) { m["sub_mchid"] = foreignSub.MchID }, 400, "PARAM_ERROR"},
+			"an appid not bound":        {func(m map[string]string) { m["sp_appid"] = other.AppID }, 400, "PARAM_ERROR"},
+			"an organisation not there": {func(m map[string]string) { m["organization_id"] = "8000000001" }, 404, "RESOURCE_NOT_EXISTS"},
+		} {
+			_, err := k12Client(t, b, sp).Post(ctx, u, body(c.mod))
+			wantAPIError(t, name, err, c.status, c.code)
+		}
+		_, err = o.Post(ctx, u, body(func(m map[string]string) { m["sp_appid"] = other.AppID }))
+		wantAPIError(t, "another service provider's school", err, 404, "RESOURCE_NOT_EXISTS")
 	})
 }

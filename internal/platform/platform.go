@@ -182,7 +182,7 @@ func NewFaceID(db *sqlstore.DB, svc *pay.Service, c clock.Clock, pack string) (*
 
 // NewK12 builds the K12 service over db; admin commands use it as serve does.
 func NewK12(db *sqlstore.DB, svc *pay.Service, c clock.Clock) *k12.Service {
-	return k12.New(k12.Config{Store: db, Contracts: db, Clock: c, OpenID: svc.OpenID})
+	return k12.New(k12.Config{Store: db, Contracts: db, Tenants: db, Sealer: db.Sealer(), Clock: c, OpenID: svc.OpenID})
 }
 
 // Run serves until ctx ends, then drains in-flight requests for up to grace.

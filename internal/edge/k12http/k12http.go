@@ -24,6 +24,27 @@ func Register(h *v3http.Handler, svc *k12.Service) {
 	h.Handle("POST /v3/offlinefacemch/organizations/{organization_id}/users/user-id/{user_id}/terminate-contract", a.terminate)
 	h.Handle("GET /v3/offlineface/contracts/{contract_id}", a.contract)
 	h.Handle("POST /v3/offlineface/contracts/presign", a.presign)
+	h.Handle("POST /v3/offlineface/authinfo", a.authinfo)
+}
+
+func (a api) authinfo(ctx context.Context, c *v3http.Call) (int, any, error) {
+	var r struct {
+		SPAppID        string `json:"sp_appid"`
+		SubAppID       string `json:"sub_appid"`
+		SubMchID       string `json:"sub_mchid"`
+		DeviceID       string `json:"device_id"`
+		RawData        string `json:"raw_data"`
+		OrganizationID string `json:"organization_id"`
+	}
+	if err := c.DecodeJSON(&r); err != nil {
+		return 0, nil, err
+	}
+	ai, _, err := a.svc.OfflineAuthInfo(ctx, caller(c), k12.OfflineAuthInfoRequest{SPAppID: r.SPAppID, SubAppID: r.SubAppID,
+		SubMchID: r.SubMchID, DeviceID: r.DeviceID, RawData: r.RawData, OrgID: r.OrganizationID})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]string{"authinfo": ai}, nil
 }
 
 type idDoc struct {
