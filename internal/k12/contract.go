@@ -3,6 +3,7 @@ package k12
 import (
 	"context"
 	"encoding/json"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
@@ -77,7 +78,7 @@ func (s *Service) stateNotification(ctx context.Context, c Contract, u User, now
 		ContractState: c.State})
 	payload, _ := json.Marshal(notify.V3Event{ResourceType: "encrypt-resource", Summary: "用户签约状态变更", AssociatedData: "facepay",
 		OriginalType: "facepay", Resource: res})
-	return &notify.Notification{ID: "K" + now.In(beijing).Format("20060102") + digits(16), MchID: c.SPMchID, Format: notify.FormatV3,
+	return &notify.Notification{ID: "K" + now.In(beijing).Format("20060102") + randid.Digits(16), MchID: c.SPMchID, Format: notify.FormatV3,
 		EventType: EventUserStateChange, URL: url, Payload: payload, State: notify.Pending, NextAt: now, CreatedAt: now}, nil
 }
 
@@ -108,7 +109,7 @@ func (s *Service) Sign(ctx context.Context, token, payerID string) (User, Contra
 	if err != nil || len(apps) == 0 {
 		return User{}, Contract{}, errcode.E(errcode.Internal, "the service provider %s has no appid", o.SPMchID)
 	}
-	c := Contract{ContractID: "C" + now.In(beijing).Format("20060102") + digits(12), OrgID: u.OrgID, UserID: u.UserID, SPMchID: o.SPMchID,
+	c := Contract{ContractID: "C" + now.In(beijing).Format("20060102") + randid.Digits(12), OrgID: u.OrgID, UserID: u.UserID, SPMchID: o.SPMchID,
 		AppID: apps[0], OpenID: s.openID(apps[0], payerID), PayerID: payerID, Mode: LimitNone, CardFrom: "USER_SELECT_FREE",
 		State: Contracted, SignedAt: now}
 	if t.Kind == "presign" && t.Mode != "" {

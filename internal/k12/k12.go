@@ -8,11 +8,9 @@ package k12
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"math/big"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"regexp"
 	"strings"
 	"time"
@@ -143,7 +141,7 @@ func (s *Service) NewOrganisation(ctx context.Context, spMchID, subMchID, name s
 	} else if ok {
 		return Organisation{}, errcode.E(errcode.Conflict, "the service provider already has an organisation named %q", name)
 	}
-	o := Organisation{ID: "8" + digits(9), Name: name, SPMchID: spMchID, SubMchID: subMchID, CreatedAt: s.clock.Now()}
+	o := Organisation{ID: "8" + randid.Digits(9), Name: name, SPMchID: spMchID, SubMchID: subMchID, CreatedAt: s.clock.Now()}
 	return o, s.store.CreateOrganisation(ctx, o)
 }
 
@@ -193,11 +191,11 @@ func (s *Service) IssueToken(ctx context.Context, c Caller, orgID, outUserID str
 		return "", err
 	}
 	now := s.clock.Now()
-	if _, err := s.store.EnsureUser(ctx, User{UserID: "U" + digits(15), OrgID: o.ID, OutUserID: outUserID, UserType: Student,
+	if _, err := s.store.EnsureUser(ctx, User{UserID: "U" + randid.Digits(15), OrgID: o.ID, OutUserID: outUserID, UserType: Student,
 		Status: StatusNormal, ContractState: NotContracted, CreatedAt: now, UpdatedAt: now}); err != nil {
 		return "", err
 	}
-	tok := "TK" + strings.ToUpper(randomHex(24))
+	tok := "TK" + strings.ToUpper(randid.Hex(24))
 	return tok, s.store.InsertToken(ctx, Token{Hash: hashToken(tok), OrgID: o.ID, OutUserID: outUserID, Kind: "token",
 		ExpiresAt: now.Add(TokenTTL), CreatedAt: now})
 }
@@ -281,24 +279,4 @@ func (s *Service) PatchUser(ctx context.Context, c Caller, orgID, outUserID stri
 func hashToken(t string) string {
 	h := sha256.Sum256([]byte(t))
 	return hex.EncodeToString(h[:])
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(fmt.Sprintf("k12: no randomness: %v", err))
-	}
-	return hex.EncodeToString(b)
-}
-
-func digits(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		d, err := rand.Int(rand.Reader, big.NewInt(10))
-		if err != nil {
-			panic(fmt.Sprintf("k12: no randomness: %v", err))
-		}
-		b[i] = byte('0' + d.Int64())
-	}
-	return string(b)
 }

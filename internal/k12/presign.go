@@ -3,6 +3,7 @@ package k12
 import (
 	"context"
 	"encoding/json"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"regexp"
 	"strings"
 
@@ -82,13 +83,13 @@ func (s *Service) NewPresign(ctx context.Context, c Caller, p Presign) (string, 
 		return "", err
 	}
 	now := s.clock.Now()
-	if _, err := s.store.EnsureUser(ctx, User{UserID: "U" + digits(15), OrgID: o.ID, OutUserID: p.OutUserID, UserType: Student,
+	if _, err := s.store.EnsureUser(ctx, User{UserID: "U" + randid.Digits(15), OrgID: o.ID, OutUserID: p.OutUserID, UserType: Student,
 		Status: StatusNormal, ContractState: NotContracted, CreatedAt: now, UpdatedAt: now}); err != nil {
 		return "", err
 	}
 	ident, _ := json.Marshal(identity{Name: p.Name, IDNumber: p.IDNumber, Phone: p.Phone, CardHolder: p.CardHolder,
 		CardHolderID: p.CardHolderID, CardPhone: p.CardPhone, ValidThru: p.CardValidThru, BankType: p.CardBankType})
-	tok := "PS" + strings.ToUpper(randomHex(24))
+	tok := "PS" + strings.ToUpper(randid.Hex(24))
 	return tok, s.store.InsertToken(ctx, Token{Hash: hashToken(tok), OrgID: o.ID, OutUserID: p.OutUserID, Kind: "presign",
 		ExpiresAt: now.Add(TokenTTL), CreatedAt: now, Mode: p.Mode, Card: p.CardNumber, Identity: string(ident)})
 }

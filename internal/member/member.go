@@ -6,9 +6,7 @@ package member
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
-	"math/big"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
@@ -57,7 +55,7 @@ func (s *Service) Enable(ctx context.Context, mchID, storeID string) (Card, erro
 	if mchID == "" || storeID == "" || len(storeID) > 32 {
 		return Card{}, errcode.E(errcode.Invalid, "a member card needs a merchant and a store id of at most 32 characters")
 	}
-	return s.store.PutCard(ctx, Card{MchID: mchID, StoreID: storeID, CardID: "pM" + digits(16), EnabledAt: s.clock.Now()})
+	return s.store.PutCard(ctx, Card{MchID: mchID, StoreID: storeID, CardID: "pM" + randid.Digits(16), EnabledAt: s.clock.Now()})
 }
 
 // ErrNotConfigured is NOT_CONFIG_MEMBER_ERROR: the store has no member card.
@@ -73,17 +71,5 @@ func (s *Service) Activate(ctx context.Context, mchID, storeID, openID string) (
 		return Membership{}, ErrNotConfigured
 	}
 	return s.store.OpenMembership(ctx, Membership{MchID: mchID, OpenID: openID, CardID: c.CardID,
-		MemberNo: digits(12), StoreID: storeID, CreatedAt: s.clock.Now()})
-}
-
-func digits(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		d, err := rand.Int(rand.Reader, big.NewInt(10))
-		if err != nil {
-			panic(fmt.Sprintf("member: no randomness: %v", err))
-		}
-		b[i] = byte('0' + d.Int64())
-	}
-	return string(b)
+		MemberNo: randid.Digits(12), StoreID: storeID, CreatedAt: s.clock.Now()})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"regexp"
 	"strconv"
 	"time"
@@ -274,7 +275,7 @@ func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
 
 // transactionID is 28 digits: 4200, the Beijing date, 16 random digits.
 func transactionID(now time.Time) string {
-	return "4200" + now.In(beijing).Format("20060102") + digits(16)
+	return "4200" + now.In(beijing).Format("20060102") + randid.Digits(16)
 }
 
 var beijing = time.FixedZone("CST", 8*3600)

@@ -2,6 +2,7 @@ package pay
 
 import (
 	"context"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
@@ -28,7 +29,7 @@ func (s *Service) AddFault(ctx context.Context, mchID, api, errCode string, dela
 	case delay < 0 || delay > 5*time.Minute:
 		return Fault{}, errcode.E(errcode.Invalid, "delay must be between 0 and 5m")
 	}
-	f := Fault{ID: "F" + digits(10), MchID: mchID, API: api, ErrCode: errCode, Delay: delay, Remaining: times, CreatedAt: s.clock.Now()}
+	f := Fault{ID: "F" + randid.Digits(10), MchID: mchID, API: api, ErrCode: errCode, Delay: delay, Remaining: times, CreatedAt: s.clock.Now()}
 	return f, s.store.InPayTx(ctx, func(tx Tx) error { return tx.InsertFault(ctx, f) })
 }
 

@@ -3,11 +3,9 @@ package pay
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"math/big"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"regexp"
 	"strings"
 	"time"
@@ -38,7 +36,7 @@ func (s *Service) CreatePayer(ctx context.Context, balance int64, phone string) 
 		return PayerView{}, errcode.E(errcode.Invalid, "phone must be 11 digits starting with 1")
 	}
 	now := s.clock.Now()
-	p := Payer{PayerID: "P" + digits(12), Phone: phone, CreatedAt: now}
+	p := Payer{PayerID: "P" + randid.Digits(12), Phone: phone, CreatedAt: now}
 	if phone != "" {
 		p.PhoneTail = phone[len(phone)-4:]
 	}
@@ -143,9 +141,9 @@ func (s *Service) mintFaceCodes(ctx context.Context, authinfo, payerID string, n
 			return errcode.E(errcode.NotFound, "payer %s does not exist", payerID)
 		}
 		for i := range out {
-			out[i], out[i].FaceCode = m, "FC"+strings.ToUpper(randomHex(15))
+			out[i], out[i].FaceCode = m, "FC"+strings.ToUpper(randid.Hex(15))
 			if numeric {
-				out[i].FaceCode = "14" + digits(16)
+				out[i].FaceCode = "14" + randid.Digits(16)
 			}
 			if err := tx.InsertCredential(ctx, Credential{Hash: hashCode(out[i].FaceCode), Kind: FaceCode, PayerID: payerID, MchID: a.Owner(),
 				AppID: a.AppID, DeviceID: a.DeviceID, AuthInfoHash: device.Hash(authinfo), ExpiresAt: now.Add(FaceCodeTTL), CreatedAt: now}); err != nil {
@@ -175,7 +173,7 @@ func (s *Service) Now(ctx context.Context, mchID string) time.Time { return s.no
 // MintPayCode issues an 18-digit payment code for payerID, as a wallet app shows one.
 func (s *Service) MintPayCode(ctx context.Context, payerID string) (string, error) {
 	now := s.clock.Now()
-	code := "13" + digits(16)
+	code := "13" + randid.Digits(16)
 	err := s.store.InPayTx(ctx, func(tx Tx) error {
 		if _, ok, err := tx.Payer(ctx, payerID); err != nil {
 			return err
@@ -190,24 +188,4 @@ func (s *Service) MintPayCode(ctx context.Context, payerID string) (string, erro
 func hashCode(code string) string {
 	h := sha256.Sum256([]byte(code))
 	return hex.EncodeToString(h[:])
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-func digits(n int) string {
-	var b strings.Builder
-	for range n {
-		v, err := rand.Int(rand.Reader, big.NewInt(10))
-		if err != nil {
-			panic(err)
-		}
-		fmt.Fprint(&b, v.Int64())
-	}
-	return b.String()
 }

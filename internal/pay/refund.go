@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -172,7 +173,7 @@ func refundNotification(r RefundRequest, ref Refund, o Order, now time.Time) not
 		add(&p.ReqInfo, f.Name, f.Value)
 	}
 	payload, _ := json.Marshal(p)
-	return notify.Notification{ID: "N" + now.In(beijing).Format("20060102") + digits(18), MchID: o.MchID,
+	return notify.Notification{ID: "N" + now.In(beijing).Format("20060102") + randid.Digits(18), MchID: o.MchID,
 		Format: notify.FormatV2Refund, EventType: "REFUND." + ref.Status, URL: r.NotifyURL, Payload: payload, NextAt: now, CreatedAt: now}
 }
 
@@ -229,4 +230,6 @@ func (s *Service) RefundQuery(ctx context.Context, r RefundQueryRequest) (Order,
 }
 
 // refundID is 29 digits: 5030, the Beijing date, 17 random digits.
-func refundID(now time.Time) string { return "5030" + now.In(beijing).Format("20060102") + digits(17) }
+func refundID(now time.Time) string {
+	return "5030" + now.In(beijing).Format("20060102") + randid.Digits(17)
+}

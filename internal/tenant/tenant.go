@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"math/big"
 	"sort"
 	"strings"
@@ -211,7 +212,7 @@ func (s *Service) checkNew(ctx context.Context, in NewMerchant) error {
 
 func (s *Service) create(ctx context.Context, ca *pki.CA, in NewMerchant) (Credentials, error) {
 	now := s.clock.Now()
-	mchID := "19" + digits(8)
+	mchID := "19" + randid.Digits(8)
 	m := Merchant{
 		MchID: mchID, Kind: in.Kind, ParentMchID: in.ParentMchID, Name: in.Name,
 		APIKey: token(32), APIv3Key: token(32), PlatformMode: in.PlatformMode, CreatedAt: now,
@@ -353,18 +354,6 @@ func token(n int) string {
 			panic(err)
 		}
 		b[i] = alnum[v.Int64()]
-	}
-	return string(b)
-}
-
-func digits(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		v, err := rand.Int(rand.Reader, big.NewInt(10))
-		if err != nil {
-			panic(err)
-		}
-		b[i] = byte('0' + v.Int64())
 	}
 	return string(b)
 }
