@@ -43,36 +43,14 @@ func TestKioskThroughTheBinary(t *testing.T) {
 			runJSON(t, logs, &payer, append([]string{"admin", "payer", "create", "--balance", "5000", "--phone", "13800138000", "--json"}, store...)...)
 			run(t, logs, append([]string{"admin", "face", "enroll", "--payer", payer.PayerID, "--photo", slice("p01/img62.jpg"), "--photo", slice("p01/img16.jpg")}, store...)...)
 
-			kiosk := exec.Command(binary, "kiosk", "--platform", url, "--ca", ca, "--data", t.TempDir(), "--addr", "127.0.0.1:0",
-				"--camera", "still:"+slice("p01/img17.jpg"), "--liveness", "off")
 			var stderr lockedBuffer
-			kiosk.Stderr = &stderr
-			stdout, _ := kiosk.StdoutPipe()
-			if err := kiosk.Start(); err != nil {
-				t.Fatal(err)
+			first := startProcess(t, &stderr, "kiosk", "--platform", url, "--ca", ca, "--data", t.TempDir(), "--addr", "127.0.0.1:0",
+				"--camera", "still:"+slice("p01/img17.jpg"), "--liveness", "off")
+			if !strings.HasPrefix(first, "kiosk agent on ") {
+				t.Fatalf("kiosk: %q %s", first, stderr.String())
 			}
-			t.Cleanup(func() { _ = kiosk.Process.Kill(); _ = kiosk.Wait() })
-			lines := bufio.NewScanner(stdout)
-			if !lines.Scan() || !strings.HasPrefix(lines.Text(), "kiosk agent on ") {
-				t.Fatalf("kiosk: %q %s", lines.Text(), stderr.String())
-			}
-			local := strings.Fields(strings.TrimPrefix(lines.Text(), "kiosk agent on "))[0]
-			go func() {
-				for lines.Scan() {
-				}
-			}()
-			sdk := func(fn string, p map[string]any) map[string]any {
-				t.Helper()
-				b, _ := json.Marshal(p)
-				resp, err := http.Post(local+"/wxpayface/"+fn, "application/json", bytes.NewReader(b))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				out := map[string]any{}
-				_ = json.NewDecoder(resp.Body).Decode(&out)
-				return out
-			}
+			local := strings.Fields(strings.TrimPrefix(first, "kiosk agent on "))[0]
+			sdk := func(fn string, p map[string]any) map[string]any { return postJSON(t, local+"/wxpayface/"+fn, p) }
 			if a := sdk("initWxpayface", map[string]any{}); a["return_code"] != "SUCCESS" {
 				t.Fatalf("init: %v", a)
 			}
@@ -81,31 +59,12 @@ func TestKioskThroughTheBinary(t *testing.T) {
 			if err := os.WriteFile(credsFile, credsJSON, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			ms := exec.Command(binary, "merchant", "--platform", url, "--credentials", credsFile, "--addr", "127.0.0.1:0")
-			ms.Stderr = &stderr
-			msOut, _ := ms.StdoutPipe()
-			if err := ms.Start(); err != nil {
-				t.Fatal(err)
+			first = startProcess(t, &stderr, "merchant", "--platform", url, "--credentials", credsFile, "--addr", "127.0.0.1:0")
+			if !strings.Contains(first, " on http://") {
+				t.Fatalf("merchant: %q %s", first, stderr.String())
 			}
-			t.Cleanup(func() { _ = ms.Process.Kill(); _ = ms.Wait() })
-			msLines := bufio.NewScanner(msOut)
-			if !msLines.Scan() || !strings.Contains(msLines.Text(), " on http://") {
-				t.Fatalf("merchant: %q %s", msLines.Text(), stderr.String())
-			}
-			merchantURL := strings.Fields(strings.SplitN(msLines.Text(), " on ", 2)[1])[0]
-			merchantURL = strings.TrimSuffix(merchantURL, ";")
-			post := func(u string, v any) map[string]any {
-				t.Helper()
-				b, _ := json.Marshal(v)
-				resp, err := http.Post(u, "application/json", bytes.NewReader(b))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				out := map[string]any{}
-				_ = json.NewDecoder(resp.Body).Decode(&out)
-				return out
-			}
+			merchantURL := strings.TrimSuffix(strings.Fields(strings.SplitN(first, " on ", 2)[1])[0], ";")
+			post := func(u string, v any) map[string]any { return postJSON(t, u, v) }
 			raw := sdk("getWxpayfaceRawdata", map[string]any{})
 			ai := post(merchantURL+"/merchant/authinfo", map[string]any{"store_id": "S1", "store_name": "食堂", "device_id": "KIOSK-1", "rawdata": raw["rawdata"]})
 			if ai["authinfo"] == nil {
@@ -140,4 +99,39 @@ func TestKioskThroughTheBinary(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startProcess runs the binary with args until the test ends and returns the first
+// line it prints (where it listens); the rest of its output is drained.
+func startProcess(t *testing.T, stderr *lockedBuffer, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Stderr = stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	lines.Scan()
+	first := lines.Text()
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	return first
+}
+
+// postJSON posts v as JSON and decodes the JSON answer.
+func postJSON(t *testing.T, u string, v any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	resp, err := http.Post(u, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
@@ -50,23 +51,9 @@ func setup(t *testing.T, backend string) *bundle { return setupClock(t, backend,
 // setupClock is setup with the platform's business clock (nil: the wall clock).
 func setupClock(t *testing.T, backend string, c clock.Clock) *bundle {
 	t.Helper()
-	b := storagetest.Open(t, backend)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, b.DB, platform.Config{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log, Clock: c})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, 5*time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("platform run: %v", err)
-		}
-	})
+	p := platformtest.StartWith(t, backend, platform.Config{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log, Clock: c})
 	return &bundle{P: p, URL: p.Server.URL(), HTTPURL: p.Server.HTTPURL(), Logs: logs, CAPool: p.CA.Pool()}
 }
 

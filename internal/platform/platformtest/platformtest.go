@@ -17,9 +17,15 @@ import (
 // Start runs a platform on a fresh store of backend ("sqlite" or "postgres").
 func Start(t *testing.T, backend string) *platform.Platform {
 	t.Helper()
+	return StartWith(t, backend, platform.Config{Addr: "127.0.0.1:0"})
+}
+
+// StartWith is Start with the platform's configuration (listeners, logger, clock).
+func StartWith(t *testing.T, backend string, cfg platform.Config) *platform.Platform {
+	t.Helper()
 	b := storagetest.Open(t, backend)
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := platform.New(ctx, b.DB, platform.Config{Addr: "127.0.0.1:0"})
+	p, err := platform.New(ctx, b.DB, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
