@@ -47,7 +47,8 @@ func printJSON(w io.Writer, v any) error {
 
 func newAdminMerchant() *cobra.Command {
 	cmd := &cobra.Command{Use: "merchant", Short: "Create and inspect merchants"}
-	cmd.AddCommand(newMerchantCreate(), newMerchantList(), newMerchantMode(), newThresholdCmd(), newBillModeCmd(), newNotifyURLCmd())
+	cmd.AddCommand(newMerchantCreate(), newMerchantList(), newMerchantMode(), newThresholdCmd(), newBillModeCmd(), newNotifyURLCmd(),
+		newAdvanceFundingCmd(), newK12LimitsCmd())
 	return cmd
 }
 

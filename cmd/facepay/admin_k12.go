@@ -66,17 +66,17 @@ sees it; to any other merchant it does not exist. Names are unique per service p
 	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = create.MarkFlagRequired("sp")
 	_ = create.MarkFlagRequired("name")
-	org.AddCommand(create)
-	cmd.AddCommand(org, newK12Parent())
+	org.AddCommand(create, newK12SetRiskCmd())
+	cmd.AddCommand(org, newK12Parent(), newK12CredentialCmd())
 	return cmd
 }
 
 func newK12Parent() *cobra.Command {
-	cmd := &cobra.Command{Use: "parent", Short: "What a parent does on the pages, for scripts: sign"}
+	cmd := &cobra.Command{Use: "parent", Short: "What a parent does on the pages, for scripts: sign, repay"}
 	var (
 		store          storeFlags
 		token, payerID string
-		phone          string
+		phone, card    string
 		balance        int64
 		asJSON         bool
 	)
@@ -102,6 +102,11 @@ cannot sign again; after a termination, a fresh token signs a new contract.`,
 					}
 					payerID = p.PayerID
 				}
+				if card != "" {
+					if err := svc.SetCard(cmd.Context(), payerID, card); err != nil {
+						return err
+					}
+				}
 				u, c, err := platform.NewK12(db, svc, clock.Real{}).Sign(cmd.Context(), token, payerID)
 				if err != nil {
 					return err
@@ -116,9 +121,10 @@ cannot sign again; after a termination, a fresh token signs a new contract.`,
 	sign.Flags().StringVar(&payerID, "payer", "", "the payer whose wallet is contracted")
 	sign.Flags().Int64Var(&balance, "balance", 0, "without --payer: a new payer with this many fen")
 	sign.Flags().StringVar(&phone, "phone", "", "without --payer: the new payer's phone")
+	sign.Flags().StringVar(&card, "card-number", "", "the bank card number the payer holds, as entered on the signing page (designated-card contracts debit only it)")
 	sign.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = sign.MarkFlagRequired("token")
-	cmd.AddCommand(sign)
+	cmd.AddCommand(sign, newK12RepayCmd())
 	return cmd
 }
 

@@ -34,10 +34,10 @@ func emulatorCommands() []*cobra.Command {
 func newPayerCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "payer", Short: "Create payers (people with a wallet) and look at their balance"}
 	var (
-		store   storeFlags
-		balance int64
-		phone   string
-		asJSON  bool
+		store       storeFlags
+		balance     int64
+		phone, card string
+		asJSON      bool
 	)
 	create := &cobra.Command{
 		Use:     "create",
@@ -45,10 +45,20 @@ func newPayerCmd() *cobra.Command {
 		Example: "  facepay admin payer create --data ./data --balance 10000 --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if card != "" {
+				if err := pay.CheckCard(card); err != nil {
+					return err
+				}
+			}
 			return withPay(cmd.Context(), &store, func(svc *pay.Service) error {
 				v, err := svc.CreatePayer(cmd.Context(), balance, phone)
 				if err != nil {
 					return err
+				}
+				if card != "" {
+					if err := svc.SetCard(cmd.Context(), v.PayerID, card); err != nil {
+						return err
+					}
 				}
 				return show(cmd, asJSON, v, fmt.Sprintf("payer %s, balance %d fen", v.PayerID, v.Balance))
 			})
@@ -57,6 +67,7 @@ func newPayerCmd() *cobra.Command {
 	store.register(create.Flags())
 	create.Flags().Int64Var(&balance, "balance", 0, "starting wallet balance in fen")
 	create.Flags().StringVar(&phone, "phone", "", "11-digit mobile number (sealed at rest; its last 4 digits resolve look-alikes)")
+	create.Flags().StringVar(&card, "card-number", "", "a bank card number the payer holds (sealed at rest; K12 designated-card contracts debit only it)")
 	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	var (
@@ -82,33 +93,43 @@ func newPayerCmd() *cobra.Command {
 	showCmd.Flags().StringVar(&payerID, "payer", "", "payer id")
 	showCmd.Flags().BoolVar(&showJSON, "json", false, "print JSON")
 	_ = showCmd.MarkFlagRequired("payer")
-	cmd.AddCommand(create, showCmd)
+	cmd.AddCommand(create, showCmd, newTopUpCmd())
 	return cmd
 }
 
 func newRawdataCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		store  storeFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "rawdata",
 		Short: "Print rawdata as a new terminal's face SDK produces it (getWxpayfaceRawdata)",
 		Long: `Create a terminal identity (a P-256 key pair) and print its signed rawdata, which a
-merchant server exchanges for authinfo at /face/get_wxpayface_authinfo. The terminal's
-private key is not kept: each call is a new terminal.`,
+merchant server exchanges for authinfo at /face/get_wxpayface_authinfo (or a K12 service
+provider at /v3/offlineface/authinfo). Each call is a new terminal. Its private key is
+kept in the store, sealed, so that ` + "`admin k12 credential`" + ` can sign offline payment
+credentials as this terminal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, err := device.NewIdentity()
 			if err != nil {
 				return err
 			}
-			raw, err := device.MakeRawdata(id, time.Now())
+			now := time.Now()
+			raw, err := device.MakeRawdata(id, now)
 			if err != nil {
 				return err
 			}
-			return show(cmd, asJSON, map[string]string{"device_id": id.ID, "rawdata": raw}, raw)
+			return withStore(cmd.Context(), &store, func(db *sqlstore.DB) error {
+				if err := db.SaveEmulatorTerminal(cmd.Context(), id.ID, id.Key, now.UnixMicro()); err != nil {
+					return err
+				}
+				return show(cmd, asJSON, map[string]string{"device_id": id.ID, "rawdata": raw}, raw)
+			})
 		},
 	}
-	var ignored storeFlags
-	ignored.register(cmd.Flags()) // accepted for symmetry with the other emulator commands
+	store.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

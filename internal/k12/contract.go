@@ -2,7 +2,6 @@ package k12
 
 import (
 	"context"
-	"encoding/json"
 	"github.com/openfacepay/openfacepay/internal/randid"
 	"time"
 
@@ -73,13 +72,9 @@ func (s *Service) stateNotification(ctx context.Context, c Contract, u User, now
 	if err != nil || url == "" {
 		return nil, err
 	}
-	res, _ := json.Marshal(stateChange{UserID: u.UserID, OutUserID: u.OutUserID, OrganizationID: u.OrgID, MchID: c.SPMchID,
-		NotifyCreateTime: now.In(beijing).Format(time.RFC3339), AppID: c.AppID, OpenID: c.OpenID, ContractID: c.ContractID,
-		ContractState: c.State})
-	payload, _ := json.Marshal(notify.V3Event{ResourceType: "encrypt-resource", Summary: "用户签约状态变更", AssociatedData: "facepay",
-		OriginalType: "facepay", Resource: res})
-	return &notify.Notification{ID: "K" + now.In(beijing).Format("20060102") + randid.Digits(16), MchID: c.SPMchID, Format: notify.FormatV3,
-		EventType: EventUserStateChange, URL: url, Payload: payload, State: notify.Pending, NextAt: now, CreatedAt: now}, nil
+	return newEvent(url, c.SPMchID, EventUserStateChange, stateChange{UserID: u.UserID, OutUserID: u.OutUserID, OrganizationID: u.OrgID,
+		MchID: c.SPMchID, NotifyCreateTime: now.In(beijing).Format(time.RFC3339), AppID: c.AppID, OpenID: c.OpenID, ContractID: c.ContractID,
+		ContractState: c.State}, now), nil
 }
 
 // Sign is the parent signing on the signing page (or `admin k12 parent sign`): the
@@ -110,7 +105,7 @@ func (s *Service) Sign(ctx context.Context, token, payerID string) (User, Contra
 		return User{}, Contract{}, errcode.E(errcode.Internal, "the service provider %s has no appid", o.SPMchID)
 	}
 	c := Contract{ContractID: "C" + now.In(beijing).Format("20060102") + randid.Digits(12), OrgID: u.OrgID, UserID: u.UserID, SPMchID: o.SPMchID,
-		AppID: apps[0], OpenID: s.openID(apps[0], payerID), PayerID: payerID, Mode: LimitNone, CardFrom: "USER_SELECT_FREE",
+		AppID: apps[0], OpenID: s.pay.OpenID(apps[0], payerID), PayerID: payerID, Mode: LimitNone, CardFrom: "USER_SELECT_FREE",
 		State: Contracted, SignedAt: now}
 	if t.Kind == "presign" && t.Mode != "" {
 		// Designated-card signing: the card the service provider named. Which

@@ -18,6 +18,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/pay"
 )
 
 // Organisation is a school or canteen of a service provider.
@@ -27,6 +28,10 @@ type Organisation struct {
 	SPMchID   string `json:"sp_mchid"`
 	SubMchID  string `json:"sub_mchid,omitempty"`
 	CreatedAt time.Time
+	// Risk rules: the Beijing hours debits are allowed ("" any time) and the kiosks
+	// (device_id of their authinfo) they may come from (none: any).
+	RiskHours   string
+	RiskDevices []string
 }
 
 // User states and kinds, as on the wire.
@@ -99,26 +104,28 @@ type Store interface {
 type Service struct {
 	store     Store
 	contracts ContractStore
+	debits    DebitStore
+	pay       *pay.Service
 	tenants   Tenants
 	sealer    device.Sealer
 	clock     clock.Clock
-	openID    func(appID, payerID string) string
 }
 
 // Config builds a Service.
 type Config struct {
 	Store     Store
 	Contracts ContractStore
+	Debits    DebitStore
+	Pay       *pay.Service // orders, money and openids
 	Clock     clock.Clock
-	// OpenID is the payment platform's openid of a payer under an appid.
-	OpenID  func(appID, payerID string) string
-	Tenants Tenants
-	Sealer  device.Sealer // seals device credentials (authinfo)
+	Tenants   Tenants
+	Sealer    device.Sealer // seals device credentials (authinfo)
 }
 
 // New returns the service.
 func New(cfg Config) *Service {
-	return &Service{store: cfg.Store, contracts: cfg.Contracts, tenants: cfg.Tenants, sealer: cfg.Sealer, clock: cfg.Clock, openID: cfg.OpenID}
+	return &Service{store: cfg.Store, contracts: cfg.Contracts, debits: cfg.Debits, pay: cfg.Pay, tenants: cfg.Tenants, sealer: cfg.Sealer,
+		clock: cfg.Clock}
 }
 
 // Caller is the merchant a v3 request authenticated as: the service provider.

@@ -75,6 +75,13 @@ type Order struct {
 	PaidAt         time.Time // zero until paid
 	DecideBy       time.Time // USERPAYING only
 	UpdatedAt      time.Time
+	// Funding is what paid the order: the payer's wallet (FundingWallet, also "" for
+	// orders older than the field) or the platform's advance (FundingAdvance), which
+	// leaves the payer a debt: DebtState IN_DEBT until repaid (REPAID, RepaymentID
+	// set) or refunded in full (NO_DEBT).
+	Funding     string
+	DebtState   string
+	RepaymentID string
 }
 
 // Refund is one refund of an order.
@@ -112,6 +119,7 @@ type Payer struct {
 	PayerID   string
 	Phone     string // plaintext in memory; storage seals it
 	PhoneTail string
+	Card      string // a bank card number the payer holds (K12 designated-card contracts); sealed at rest
 	CreatedAt time.Time
 }
 
@@ -154,6 +162,7 @@ type Tx interface {
 	UseCredential(ctx context.Context, hash, usedBy string) error
 	Payer(ctx context.Context, payerID string) (Payer, bool, error)
 	InsertPayer(ctx context.Context, p Payer) error
+	SetPayerCard(ctx context.Context, payerID, card string) error
 	Refund(ctx context.Context, owner, outRefundNo string) (Refund, bool, error)
 	RefundByID(ctx context.Context, owner, refundID string) (Refund, bool, error)
 	RefundsOfOrder(ctx context.Context, owner, outTradeNo string) ([]Refund, error)

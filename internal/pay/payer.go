@@ -63,6 +63,57 @@ func (s *Service) CreatePayer(ctx context.Context, balance int64, phone string) 
 	return s.Payer(ctx, p.PayerID)
 }
 
+var cardRE = regexp.MustCompile(`^[0-9]{12,19}$`)
+
+// CheckCard refuses what cannot be a bank card number.
+func CheckCard(card string) error {
+	if !cardRE.MatchString(card) {
+		return errcode.E(errcode.Invalid, "a card number is 12 to 19 digits")
+	}
+	return nil
+}
+
+// SetCard records the bank card number a payer holds ("" forgets it).
+func (s *Service) SetCard(ctx context.Context, payerID, card string) error {
+	if card != "" {
+		if err := CheckCard(card); err != nil {
+			return err
+		}
+	}
+	return s.store.InPayTx(ctx, func(tx Tx) error { return tx.SetPayerCard(ctx, payerID, card) })
+}
+
+// TopUp adds fen to a payer's wallet from the outside world (a bank transfer in).
+func (s *Service) TopUp(ctx context.Context, payerID string, fen int64) (PayerView, error) {
+	if fen <= 0 {
+		return PayerView{}, errcode.E(errcode.Invalid, "a top-up is a positive number of fen")
+	}
+	now := s.clock.Now()
+	err := s.store.InPayTx(ctx, func(tx Tx) error {
+		if _, ok, err := tx.Payer(ctx, payerID); err != nil {
+			return err
+		} else if !ok {
+			return errcode.E(errcode.NotFound, "payer %s does not exist", payerID)
+		}
+		_, err := ledger.Apply(ctx, tx, now, ledger.Request{Key: "topup:" + payerID + ":" + randid.Hex(8), Debit: bankAccount,
+			Credit: walletAccount(payerID), Amount: fen, Code: "topup"})
+		return err
+	})
+	if err != nil {
+		return PayerView{}, err
+	}
+	return s.Payer(ctx, payerID)
+}
+
+// PayerCard is the card number a payer holds, "" when none.
+func (s *Service) PayerCard(ctx context.Context, tx Tx, payerID string) (string, error) {
+	p, ok, err := tx.Payer(ctx, payerID)
+	if err != nil || !ok {
+		return "", err
+	}
+	return p.Card, nil
+}
+
 // Payer returns a payer and its balance.
 func (s *Service) Payer(ctx context.Context, payerID string) (v PayerView, err error) {
 	err = s.store.InPayTx(ctx, func(tx Tx) error {

@@ -26,6 +26,7 @@ type RefundRequest struct {
 	RefundDesc    string
 	RefundAccount string
 	NotifyURL     string // where the refund result notification goes; none when empty
+	V3            bool   // the refund came through v3: its notification is a v3 REFUND.SUCCESS event
 	AppID         string // echoed in the notification
 	SubAppID      string
 }
@@ -121,8 +122,15 @@ func (s *Service) refund(ctx context.Context, tx Tx, r RefundRequest, total, fee
 	ref := Refund{RefundID: refundID(now), OwnerMchID: owner, OutRefundNo: r.OutRefundNo, OutTradeNo: o.OutTradeNo,
 		RefundFee: fee, TotalFee: total, Status: "SUCCESS", RefundAccount: r.RefundAccount, RefundDesc: r.RefundDesc,
 		RequestDigest: digest, CreatedAt: now, SuccessAt: now}
+	// A refund of an advance the payer has not repaid goes back to the advance and
+	// lowers the debt (cancelling it when refunded in full); any other refund goes to
+	// the payer's wallet.
+	credit := walletAccount(o.PayerID)
+	if o.DebtState == InDebt {
+		credit = advanceAccount
+	}
 	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: "refund:" + owner + "/" + r.OutRefundNo,
-		Debit: settlementAccount(owner), Credit: walletAccount(o.PayerID), Amount: fee, Code: "refund"})
+		Debit: settlementAccount(owner), Credit: credit, Amount: fee, Code: "refund"})
 	if errcode.Is(err, errcode.InsufficientFunds) {
 		return Refund{}, Order{}, fail(errcode.InsufficientFunds, ErrNotEnough, "the merchant's refundable balance is not enough")
 	}
@@ -134,12 +142,19 @@ func (s *Service) refund(ctx context.Context, tx Tx, r RefundRequest, total, fee
 	}
 	o.RefundedFee += fee
 	o.RefundCount++
+	if o.DebtState == InDebt && o.RefundedFee == o.TotalFee {
+		o.DebtState = NoDebt
+	}
 	o.State, o.StateDesc, o.UpdatedAt = StateRefund, "转入退款", now
 	if err := tx.UpdateOrder(ctx, o); err != nil {
 		return Refund{}, Order{}, err
 	}
 	if r.NotifyURL != "" {
-		if err := tx.InsertNotification(ctx, refundNotification(r, ref, o, now)); err != nil {
+		n := refundNotification(r, ref, o, now)
+		if r.V3 {
+			n = refundNotificationV3(r, ref, o, now)
+		}
+		if err := tx.InsertNotification(ctx, n); err != nil {
 			return Refund{}, Order{}, err
 		}
 	}
@@ -175,6 +190,42 @@ func refundNotification(r RefundRequest, ref Refund, o Order, now time.Time) not
 	payload, _ := json.Marshal(p)
 	return notify.Notification{ID: "N" + now.In(beijing).Format("20060102") + randid.Digits(18), MchID: o.MchID,
 		Format: notify.FormatV2Refund, EventType: "REFUND." + ref.Status, URL: r.NotifyURL, Payload: payload, NextAt: now, CreatedAt: now}
+}
+
+// RefundV3 is the resource of a v3 refund notification, as wechatpay-go's
+// refunddomestic notification model reads it.
+type RefundV3 struct {
+	MchID               string `json:"mchid"`
+	SPMchID             string `json:"sp_mchid,omitempty"`
+	SubMchID            string `json:"sub_mchid,omitempty"`
+	OutTradeNo          string `json:"out_trade_no"`
+	TransactionID       string `json:"transaction_id"`
+	OutRefundNo         string `json:"out_refund_no"`
+	RefundID            string `json:"refund_id"`
+	RefundStatus        string `json:"refund_status"`
+	SuccessTime         string `json:"success_time"`
+	UserReceivedAccount string `json:"user_received_account"`
+	Amount              struct {
+		Total       int64 `json:"total"`
+		Refund      int64 `json:"refund"`
+		PayerTotal  int64 `json:"payer_total"`
+		PayerRefund int64 `json:"payer_refund"`
+	} `json:"amount"`
+}
+
+func refundNotificationV3(r RefundRequest, ref Refund, o Order, now time.Time) notify.Notification {
+	v := RefundV3{MchID: o.MchID, OutTradeNo: o.OutTradeNo, TransactionID: o.TransactionID, OutRefundNo: ref.OutRefundNo,
+		RefundID: ref.RefundID, RefundStatus: ref.Status, SuccessTime: ref.SuccessAt.In(beijing).Format(time.RFC3339),
+		UserReceivedAccount: "支付用户零钱"}
+	if o.SubMchID != "" {
+		v.MchID, v.SPMchID, v.SubMchID = "", o.MchID, o.SubMchID
+	}
+	v.Amount.Total, v.Amount.Refund, v.Amount.PayerTotal, v.Amount.PayerRefund = o.TotalFee, ref.RefundFee, o.TotalFee, ref.RefundFee
+	res, _ := json.Marshal(v)
+	payload, _ := json.Marshal(notify.V3Event{ResourceType: "encrypt-resource", Summary: "退款成功", AssociatedData: "refund",
+		OriginalType: "refund", Resource: res})
+	return notify.Notification{ID: "N" + now.In(beijing).Format("20060102") + randid.Digits(18), MchID: o.MchID,
+		Format: notify.FormatV3, EventType: "REFUND." + ref.Status, URL: r.NotifyURL, Payload: payload, NextAt: now, CreatedAt: now}
 }
 
 // RefundQueryRequest names refunds: by refund_id, out_refund_no, transaction_id or

@@ -17,6 +17,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/edge/k12http"
 	"github.com/openfacepay/openfacepay/internal/edge/notifyhttp"
+	"github.com/openfacepay/openfacepay/internal/edge/refundhttp"
 	"github.com/openfacepay/openfacepay/internal/edge/termhttp"
 	"github.com/openfacepay/openfacepay/internal/edge/v2http"
 	"github.com/openfacepay/openfacepay/internal/edge/v3http"
@@ -130,6 +131,7 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	v3 := v3http.New(v3http.Config{Store: db, Clock: cfg.Clock, Logger: cfg.Logger})
 	p.K12 = NewK12(db, p.Pay, cfg.Clock)
 	k12http.Register(v3, p.K12)
+	refundhttp.Register(v3, p.Pay, p.Tenants)
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", v3)
 	for _, prefix := range []string{"/pay/", "/secapi/", "/face/"} {
@@ -182,7 +184,7 @@ func NewFaceID(db *sqlstore.DB, svc *pay.Service, c clock.Clock, pack string) (*
 
 // NewK12 builds the K12 service over db; admin commands use it as serve does.
 func NewK12(db *sqlstore.DB, svc *pay.Service, c clock.Clock) *k12.Service {
-	return k12.New(k12.Config{Store: db, Contracts: db, Tenants: db, Sealer: db.Sealer(), Clock: c, OpenID: svc.OpenID})
+	return k12.New(k12.Config{Store: db, Contracts: db, Debits: db, Pay: svc, Tenants: db, Sealer: db.Sealer(), Clock: c})
 }
 
 // Run serves until ctx ends, then drains in-flight requests for up to grace.

@@ -7,6 +7,7 @@ package k12http
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/edge/v3http"
@@ -25,6 +26,87 @@ func Register(h *v3http.Handler, svc *k12.Service) {
 	h.Handle("GET /v3/offlineface/contracts/{contract_id}", a.contract)
 	h.Handle("POST /v3/offlineface/contracts/presign", a.presign)
 	h.Handle("POST /v3/offlineface/authinfo", a.authinfo)
+	h.Handle("POST /v3/offlineface/transactions", a.debit)
+	h.Handle("GET /v3/offlineface/transactions/out-trade-no/{out_trade_no}", a.queryDebit)
+	h.Handle("POST /v3/offlineface/repayment-url", a.repaymentURL)
+}
+
+type debitRequest struct {
+	AuthCode string `json:"auth_code"`
+	SPAppID  string `json:"sp_appid"`
+	SPMchID  string `json:"sp_mchid"`
+	SubAppID string `json:"sub_appid"`
+	SubMchID string `json:"sub_mchid"`
+	Amount   struct {
+		Total    int64  `json:"total"`
+		Currency string `json:"currency"`
+	} `json:"amount"`
+	SceneInfo struct {
+		DeviceIP string `json:"device_ip"`
+	} `json:"scene_info"`
+	GoodsTag    string `json:"goods_tag"`
+	Description string `json:"description"`
+	Attach      string `json:"attach"`
+	SettleInfo  struct {
+		ProfitSharing bool `json:"profit_sharing"`
+	} `json:"settle_info"`
+	OutTradeNo string `json:"out_trade_no"`
+	Business   struct {
+		ProductID int64 `json:"business_product_id"`
+		SceneID   int64 `json:"business_scene_id"`
+	} `json:"business"`
+}
+
+// debit answers 200 for every debit the platform processed, paid or not: the outcome
+// is in trade_state [FAQ 2.2]. 4xx is for requests it could not process.
+func (a api) debit(ctx context.Context, c *v3http.Call) (int, any, error) {
+	var r debitRequest
+	if err := c.DecodeJSON(&r); err != nil {
+		return 0, nil, err
+	}
+	d, err := a.svc.Withhold(ctx, caller(c), k12.DebitRequest{AuthCode: r.AuthCode, SPAppID: r.SPAppID, SPMchID: r.SPMchID,
+		SubAppID: r.SubAppID, SubMchID: r.SubMchID, Total: r.Amount.Total, Currency: r.Amount.Currency, DeviceIP: r.SceneInfo.DeviceIP,
+		GoodsTag: r.GoodsTag, Description: r.Description, Attach: r.Attach, OutTradeNo: r.OutTradeNo, ProfitSharing: r.SettleInfo.ProfitSharing,
+		ProductID: r.Business.ProductID, SceneID: r.Business.SceneID})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, d.View(), nil
+}
+
+func (a api) queryDebit(ctx context.Context, c *v3http.Call) (int, any, error) {
+	q := c.Request.URL.Query()
+	if sp := q.Get("sp_mchid"); sp != "" && sp != c.Merchant.MchID {
+		return 0, nil, errcode.E(errcode.NotFound, "the debit does not exist")
+	}
+	product, err := strconv.ParseInt(q.Get("business_product_id"), 10, 64)
+	if err != nil {
+		return 0, nil, errcode.E(errcode.Invalid, "business_product_id must be 2 or 11")
+	}
+	d, err := a.svc.QueryDebit(ctx, caller(c), q.Get("sub_mchid"), c.Request.PathValue("out_trade_no"), product)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, d.View(), nil
+}
+
+func (a api) repaymentURL(ctx context.Context, c *v3http.Call) (int, any, error) {
+	var r struct {
+		OutUserID      string `json:"out_user_id"`
+		OrganizationID string `json:"organization_id"`
+	}
+	if err := c.DecodeJSON(&r); err != nil {
+		return 0, nil, err
+	}
+	scheme := "https"
+	if c.Request.TLS == nil {
+		scheme = "http"
+	}
+	link, exp, err := a.svc.RepaymentURL(ctx, caller(c), r.OrganizationID, r.OutUserID, scheme+"://"+c.Request.Host)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]string{"repayment_url": link, "expire_at": exp.In(beijing).Format(time.RFC3339)}, nil
 }
 
 func (a api) authinfo(ctx context.Context, c *v3http.Call) (int, any, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/k12"
@@ -21,14 +22,18 @@ func (db *DB) CreateOrganisation(ctx context.Context, o k12.Organisation) error 
 	})
 }
 
-const orgCols = `organization_id, name, sp_mch_id, sub_mch_id, created_at`
+const orgCols = `organization_id, name, sp_mch_id, sub_mch_id, created_at, risk_hours, risk_devices`
 
 func scanOrg(row *sql.Row) (k12.Organisation, bool, error) {
 	var o k12.Organisation
 	var at int64
-	err := row.Scan(&o.ID, &o.Name, &o.SPMchID, &o.SubMchID, &at)
+	var devices string
+	err := row.Scan(&o.ID, &o.Name, &o.SPMchID, &o.SubMchID, &at, &o.RiskHours, &devices)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, false, nil
+	}
+	if devices != "" {
+		o.RiskDevices = strings.Split(devices, ",")
 	}
 	o.CreatedAt = fromMicros(at)
 	return o, err == nil, err
@@ -181,22 +186,28 @@ func (db *DB) UserByID(ctx context.Context, orgID, userID string) (k12.User, boo
 	return db.scanUser(db.queryRow(ctx, `SELECT `+userCols+` FROM k12_users WHERE organization_id = ? AND user_id = ?`, orgID, userID))
 }
 
-// Contract implements k12.ContractStore.
-func (db *DB) Contract(ctx context.Context, id string) (k12.Contract, bool, error) {
-	c := k12.Contract{ContractID: id}
-	var signed int64
-	var term sql.NullInt64
-	var card []byte
-	err := db.queryRow(ctx, `SELECT organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode, card_from, state, signed_at, terminated_at, card_sealed
-		FROM k12_contracts WHERE contract_id = ?`, id).Scan(&c.OrgID, &c.UserID, &c.SPMchID, &c.AppID, &c.OpenID, &c.PayerID, &c.Mode,
-		&c.CardFrom, &c.State, &signed, &term, &card)
+const contractCols = `contract_id, organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode, card_from, state, signed_at,
+	terminated_at, card_sealed`
+
+func (db *DB) scanContract(row *sql.Row) (k12.Contract, bool, error) {
+	var (
+		c      k12.Contract
+		signed int64
+		term   sql.NullInt64
+		card   []byte
+	)
+	err := row.Scan(&c.ContractID, &c.OrgID, &c.UserID, &c.SPMchID, &c.AppID, &c.OpenID, &c.PayerID, &c.Mode, &c.CardFrom, &c.State,
+		&signed, &term, &card)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
-	if err == nil && len(card) > 0 {
-		pt, oerr := db.sealer.Open(purpose("k12contract", id, "card"), card)
-		if oerr != nil {
-			return c, false, errcode.Wrap(errcode.Internal, oerr, "contract %s: the card does not open", id)
+	if err != nil {
+		return c, false, err
+	}
+	if len(card) > 0 {
+		pt, err := db.sealer.Open(purpose("k12contract", c.ContractID, "card"), card)
+		if err != nil {
+			return c, false, errcode.Wrap(errcode.Internal, err, "contract %s: the card does not open", c.ContractID)
 		}
 		c.Card = string(pt)
 	}
@@ -204,7 +215,12 @@ func (db *DB) Contract(ctx context.Context, id string) (k12.Contract, bool, erro
 	if term.Valid {
 		c.TerminatedAt = fromMicros(term.Int64)
 	}
-	return c, err == nil, err
+	return c, true, nil
+}
+
+// Contract implements k12.ContractStore.
+func (db *DB) Contract(ctx context.Context, id string) (k12.Contract, bool, error) {
+	return db.scanContract(db.queryRow(ctx, `SELECT `+contractCols+` FROM k12_contracts WHERE contract_id = ?`, id))
 }
 
 // SaveContract implements k12.ContractStore: contract, user and webhook in one transaction.

@@ -22,7 +22,7 @@ func (db *DB) InPayTx(ctx context.Context, fn func(pay.Tx) error) error {
 
 const orderCols = `owner_mch_id, out_trade_no, transaction_id, mch_id, sub_mch_id, appid, sub_appid, api, trade_type,
 	payer_id, openid, sub_openid, total_fee, fee_type, body, attach, device_info, credential_hash, request_digest,
-	state, state_desc, refunded_fee, refund_count, created_at, paid_at, decide_by, updated_at`
+	state, state_desc, refunded_fee, refund_count, created_at, paid_at, decide_by, updated_at, funding, debt_state, repayment_id`
 
 func scanOrder(s scanner) (pay.Order, error) {
 	var (
@@ -32,7 +32,8 @@ func scanOrder(s scanner) (pay.Order, error) {
 	)
 	err := s.Scan(&o.OwnerMchID, &o.OutTradeNo, &o.TransactionID, &o.MchID, &o.SubMchID, &o.AppID, &o.SubAppID, &o.API, &o.TradeType,
 		&o.PayerID, &o.OpenID, &o.SubOpenID, &o.TotalFee, &o.FeeType, &o.Body, &o.Attach, &o.DeviceInfo, &o.CredentialHash,
-		&o.RequestDigest, &o.State, &o.StateDesc, &o.RefundedFee, &o.RefundCount, &created, &paid, &decide, &updated)
+		&o.RequestDigest, &o.State, &o.StateDesc, &o.RefundedFee, &o.RefundCount, &created, &paid, &decide, &updated,
+		&o.Funding, &o.DebtState, &o.RepaymentID)
 	o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
 	if paid.Valid {
 		o.PaidAt = fromMicros(paid.Int64)
@@ -70,10 +71,11 @@ func (t *Tx) OrderByTransactionID(ctx context.Context, owner, transactionID stri
 
 // InsertOrder implements pay.Tx.
 func (t *Tx) InsertOrder(ctx context.Context, o pay.Order) error {
-	_, err := t.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.OwnerMchID, o.OutTradeNo, o.TransactionID, o.MchID, o.SubMchID, o.AppID, o.SubAppID, o.API, o.TradeType,
 		o.PayerID, o.OpenID, o.SubOpenID, o.TotalFee, o.FeeType, o.Body, o.Attach, o.DeviceInfo, o.CredentialHash, o.RequestDigest,
-		o.State, o.StateDesc, o.RefundedFee, o.RefundCount, micros(o.CreatedAt), optMicros(o.PaidAt), optMicros(o.DecideBy), micros(o.UpdatedAt))
+		o.State, o.StateDesc, o.RefundedFee, o.RefundCount, micros(o.CreatedAt), optMicros(o.PaidAt), optMicros(o.DecideBy), micros(o.UpdatedAt),
+		o.Funding, o.DebtState, o.RepaymentID)
 	if t.db.d.isUnique(err) {
 		return pay.ErrDuplicate
 	}
@@ -82,9 +84,10 @@ func (t *Tx) InsertOrder(ctx context.Context, o pay.Order) error {
 
 // UpdateOrder implements pay.Tx: the mutable part of an order.
 func (t *Tx) UpdateOrder(ctx context.Context, o pay.Order) error {
-	_, err := t.Exec(ctx, `UPDATE orders SET state = ?, state_desc = ?, refunded_fee = ?, refund_count = ?, paid_at = ?, decide_by = ?, updated_at = ?
-		WHERE owner_mch_id = ? AND out_trade_no = ?`,
-		o.State, o.StateDesc, o.RefundedFee, o.RefundCount, optMicros(o.PaidAt), optMicros(o.DecideBy), micros(o.UpdatedAt), o.OwnerMchID, o.OutTradeNo)
+	_, err := t.Exec(ctx, `UPDATE orders SET state = ?, state_desc = ?, refunded_fee = ?, refund_count = ?, paid_at = ?, decide_by = ?, updated_at = ?,
+		debt_state = ?, repayment_id = ? WHERE owner_mch_id = ? AND out_trade_no = ?`,
+		o.State, o.StateDesc, o.RefundedFee, o.RefundCount, optMicros(o.PaidAt), optMicros(o.DecideBy), micros(o.UpdatedAt),
+		o.DebtState, o.RepaymentID, o.OwnerMchID, o.OutTradeNo)
 	return err
 }
 
@@ -125,13 +128,13 @@ func (t *Tx) UseCredential(ctx context.Context, hash, usedBy string) error {
 // Payer implements pay.Tx; the phone is sealed at rest.
 func (t *Tx) Payer(ctx context.Context, payerID string) (pay.Payer, bool, error) {
 	var (
-		p       pay.Payer
-		sealed  []byte
-		tail    sql.NullString
-		created int64
+		p            pay.Payer
+		sealed, card []byte
+		tail         sql.NullString
+		created      int64
 	)
-	err := t.QueryRow(ctx, `SELECT payer_id, phone_sealed, phone_tail, created_at FROM payers WHERE payer_id = ?`, payerID).
-		Scan(&p.PayerID, &sealed, &tail, &created)
+	err := t.QueryRow(ctx, `SELECT payer_id, phone_sealed, phone_tail, created_at, card_sealed FROM payers WHERE payer_id = ?`, payerID).
+		Scan(&p.PayerID, &sealed, &tail, &created, &card)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, false, nil
 	}
@@ -144,6 +147,13 @@ func (t *Tx) Payer(ctx context.Context, payerID string) (pay.Payer, bool, error)
 			return p, false, err
 		}
 		p.Phone = string(phone)
+	}
+	if len(card) > 0 {
+		c, err := t.db.sealer.Open(purpose("payer", p.PayerID, "card"), card)
+		if err != nil {
+			return p, false, err
+		}
+		p.Card = string(c)
 	}
 	p.PhoneTail, p.CreatedAt = tail.String, fromMicros(created)
 	return p, true, nil
@@ -161,6 +171,22 @@ func (t *Tx) InsertPayer(ctx context.Context, p pay.Payer) error {
 		return pay.ErrDuplicate
 	}
 	return err
+}
+
+// SetPayerCard implements pay.Tx: the card number is sealed to the payer's row.
+func (t *Tx) SetPayerCard(ctx context.Context, payerID, card string) error {
+	var sealed any
+	if card != "" {
+		sealed = t.db.sealer.Seal(purpose("payer", payerID, "card"), []byte(card))
+	}
+	res, err := t.Exec(ctx, `UPDATE payers SET card_sealed = ? WHERE payer_id = ?`, sealed, payerID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errcode.E(errcode.NotFound, "payer %s does not exist", payerID)
+	}
+	return nil
 }
 
 const refundCols = `refund_id, owner_mch_id, out_refund_no, out_trade_no, refund_fee, total_fee, status, refund_account, refund_desc, request_digest, created_at, success_at`

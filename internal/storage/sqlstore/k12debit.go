@@ -1,0 +1,192 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/k12"
+	"github.com/openfacepay/openfacepay/internal/pay"
+)
+
+var (
+	_ k12.DebitStore = (*DB)(nil)
+	_ k12.DebitTx    = (*Tx)(nil)
+)
+
+// InDebitTx implements k12.DebitStore.
+func (db *DB) InDebitTx(ctx context.Context, fn func(k12.DebitTx) error) error {
+	return db.InTx(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+// Settings implements k12.DebitStore.
+func (db *DB) Settings(ctx context.Context, mchID string) (k12.Settings, error) {
+	var s k12.Settings
+	var prod, adv int64
+	err := db.queryRow(ctx, `SELECT production, advance_funding, k12_payment_limit, k12_daily_limit FROM merchants WHERE mch_id = ?`, mchID).
+		Scan(&prod, &adv, &s.PaymentLimit, &s.DailyLimit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+	}
+	s.Production, s.AdvanceFunding = prod == 1, adv == 1
+	return s, err
+}
+
+func (db *DB) updateMerchant(ctx context.Context, mchID, set string, args ...any) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE merchants SET `+set+` WHERE mch_id = ?`, append(args, mchID)...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
+		}
+		return nil
+	})
+}
+
+// SetAdvanceFunding implements k12.DebitStore.
+func (db *DB) SetAdvanceFunding(ctx context.Context, mchID string, on bool) error {
+	return db.updateMerchant(ctx, mchID, `advance_funding = ?`, boolInt(on))
+}
+
+// SetLimits implements k12.DebitStore.
+func (db *DB) SetLimits(ctx context.Context, mchID string, perDebit, perDay int64) error {
+	return db.updateMerchant(ctx, mchID, `k12_payment_limit = ?, k12_daily_limit = ?`, perDebit, perDay)
+}
+
+// SetRisk implements k12.DebitStore.
+func (db *DB) SetRisk(ctx context.Context, orgID, hours string, devices []string) error {
+	return db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE k12_organizations SET risk_hours = ?, risk_devices = ? WHERE organization_id = ?`,
+			hours, strings.Join(devices, ","), orgID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errcode.E(errcode.NotFound, "organisation %s does not exist", orgID)
+		}
+		return nil
+	})
+}
+
+// LockUser implements k12.DebitTx.
+func (t *Tx) LockUser(ctx context.Context, userID string) (k12.User, bool, error) {
+	return t.db.scanUser(t.QueryRow(ctx, `SELECT `+userCols+` FROM k12_users WHERE user_id = ?`+t.db.d.forUpdate(), userID))
+}
+
+const debitCols = `owner_mch_id, out_trade_no, sp_mch_id, sp_appid, organization_id, user_id, contract_id, device_id, day, total_fee,
+	counted, error_type, business_product_id, business_scene_id, device_ip, goods_tag, profit_sharing, credential_hash, request_digest, created_at`
+
+func scanDebit(s scanner) (k12.DebitRecord, error) {
+	var (
+		d                    k12.DebitRecord
+		counted, ps, created int64
+	)
+	err := s.Scan(&d.Owner, &d.OutTradeNo, &d.SPMchID, &d.SPAppID, &d.OrgID, &d.UserID, &d.ContractID, &d.DeviceID, &d.Day, &d.Total,
+		&counted, &d.ErrorType, &d.ProductID, &d.SceneID, &d.DeviceIP, &d.GoodsTag, &ps, &d.CredentialHash, &d.Digest, &created)
+	d.Counted, d.ProfitSharing, d.CreatedAt = counted == 1, ps == 1, fromMicros(created)
+	return d, err
+}
+
+// DebitRecord implements k12.DebitTx.
+func (t *Tx) DebitRecord(ctx context.Context, owner, outTradeNo string) (k12.DebitRecord, bool, error) {
+	d, err := scanDebit(t.QueryRow(ctx, `SELECT `+debitCols+` FROM k12_debits WHERE owner_mch_id = ? AND out_trade_no = ?`, owner, outTradeNo))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, false, nil
+	}
+	return d, err == nil, err
+}
+
+// InsertDebit implements k12.DebitTx.
+func (t *Tx) InsertDebit(ctx context.Context, d k12.DebitRecord) error {
+	_, err := t.Exec(ctx, `INSERT INTO k12_debits (`+debitCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.Owner, d.OutTradeNo, d.SPMchID, d.SPAppID, d.OrgID, d.UserID, d.ContractID, d.DeviceID, d.Day, d.Total, boolInt(d.Counted),
+		d.ErrorType, d.ProductID, d.SceneID, d.DeviceIP, d.GoodsTag, boolInt(d.ProfitSharing), d.CredentialHash, d.Digest, micros(d.CreatedAt))
+	if t.db.d.isUnique(err) {
+		return pay.ErrDuplicate
+	}
+	return err
+}
+
+// CredentialUsed implements k12.DebitTx.
+func (t *Tx) CredentialUsed(ctx context.Context, hash string) (owner, outTradeNo string, used bool, err error) {
+	err = t.QueryRow(ctx, `SELECT owner_mch_id, out_trade_no FROM k12_debits WHERE credential_hash = ? AND counted = 1`, hash).Scan(&owner, &outTradeNo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	return owner, outTradeNo, err == nil, err
+}
+
+// CountedOn implements k12.DebitTx.
+func (t *Tx) CountedOn(ctx context.Context, userID, day string) (int64, error) {
+	var sum int64
+	err := t.QueryRow(ctx, `SELECT COALESCE(SUM(total_fee), 0) FROM k12_debits WHERE user_id = ? AND day = ? AND counted = 1`, userID, day).Scan(&sum)
+	return sum, err
+}
+
+// OpenDebts implements k12.DebitTx.
+func (t *Tx) OpenDebts(ctx context.Context, userID string) ([]pay.Order, error) {
+	rows, err := t.Query(ctx, `SELECT `+prefixed("o.", orderCols)+` FROM orders o JOIN k12_debits d
+		ON d.owner_mch_id = o.owner_mch_id AND d.out_trade_no = o.out_trade_no
+		WHERE d.user_id = ? AND d.counted = 1 AND o.debt_state = ? ORDER BY o.created_at, o.out_trade_no`+t.db.d.forUpdate(), userID, pay.InDebt)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pay.Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// prefixed qualifies every column of a list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SetUserStatus implements k12.DebitTx.
+func (t *Tx) SetUserStatus(ctx context.Context, u k12.User) error {
+	_, err := t.Exec(ctx, `UPDATE k12_users SET status = ?, disabled_by = ?, updated_at = ? WHERE user_id = ?`,
+		u.Status, u.DisabledBy, micros(u.UpdatedAt), u.UserID)
+	return err
+}
+
+// ContractInTx implements k12.DebitTx.
+func (t *Tx) ContractInTx(ctx context.Context, id string) (k12.Contract, bool, error) {
+	return t.db.scanContract(t.QueryRow(ctx, `SELECT `+contractCols+` FROM k12_contracts WHERE contract_id = ?`, id))
+}
+
+// InsertRepayment implements k12.DebitTx.
+func (t *Tx) InsertRepayment(ctx context.Context, r k12.Repayment) error {
+	_, err := t.Exec(ctx, `INSERT INTO k12_repayments (repayment_id, user_id, payer_id, amount, debts, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.RepaymentID, r.UserID, r.PayerID, r.Amount, r.Debts, micros(r.CreatedAt))
+	return err
+}
+
+// DebitByOrder implements k12.DebitStore.
+func (db *DB) DebitByOrder(ctx context.Context, owner, outTradeNo string) (d k12.Debit, ok bool, err error) {
+	rec, err := scanDebit(db.queryRow(ctx, `SELECT `+debitCols+` FROM k12_debits WHERE owner_mch_id = ? AND out_trade_no = ?`, owner, outTradeNo))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, false, nil
+	}
+	if err != nil {
+		return d, false, err
+	}
+	o, err := scanOrder(db.queryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND out_trade_no = ?`, owner, outTradeNo))
+	if err != nil {
+		return d, false, err
+	}
+	return k12.Debit{Order: o, Record: rec}, true, nil
+}
