@@ -104,3 +104,56 @@ func TestAuthInfo(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOfflineCredential: whatever a service provider sends as auth_code, parsing
+// never panics, and nothing but the kiosk's own signature verifies.
+func FuzzOfflineCredential(f *testing.F) {
+	id, _ := NewIdentity()
+	other, _ := NewIdentity()
+	good, _ := MintOfflineCredential(id.Key, OfflineClaims{AuthInfo: "AI1ABCD", UserID: "U1", Amount: 100, IssuedAt: 1, Nonce: "n"})
+	f.Add(good)
+	f.Add("OF1.e30.AAAA")
+	f.Add("OF1..")
+	keyHex := Rawdata{PublicKey: &id.Key.PublicKey}.KeyHex()
+	otherHex := Rawdata{PublicKey: &other.Key.PublicKey}.KeyHex()
+	f.Fuzz(func(t *testing.T, s string) {
+		_, perr := ParseOfflineCredential(s)
+		verr := VerifyOfflineCredential(s, keyHex)
+		if verr == nil && perr == nil && s != good {
+			// Only an encoding variant of the one good credential could verify.
+			c, _ := ParseOfflineCredential(s)
+			if c.UserID != "U1" || c.Amount != 100 {
+				t.Fatalf("a forged credential verifies: %q", s)
+			}
+		}
+		if VerifyOfflineCredential(s, otherHex) == nil {
+			t.Fatalf("a credential verifies with another kiosk's key: %q", s)
+		}
+	})
+}
+
+func TestOfflineCredential(t *testing.T) {
+	id, _ := NewIdentity()
+	c := OfflineClaims{AuthInfo: "AI1ABCD", UserID: "U1", Amount: 100, IssuedAt: 1700000000, Nonce: "n1"}
+	s, err := MintOfflineCredential(id.Key, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseOfflineCredential(s)
+	if err != nil || got != c {
+		t.Fatalf("parse: %+v %v", got, err)
+	}
+	if err := VerifyOfflineCredential(s, Rawdata{PublicKey: &id.Key.PublicKey}.KeyHex()); err != nil {
+		t.Fatal(err)
+	}
+	// Raising the amount in the claims breaks the signature.
+	c.Amount = 10000
+	forged, _ := MintOfflineCredential(id.Key, c)
+	tampered := forged[:strings.LastIndex(forged, ".")] + s[strings.LastIndex(s, "."):]
+	if VerifyOfflineCredential(tampered, Rawdata{PublicKey: &id.Key.PublicKey}.KeyHex()) == nil {
+		t.Fatal("claims with another amount verify under the first signature")
+	}
+	if _, err := MintOfflineCredential(id.Key, OfflineClaims{AuthInfo: "A", UserID: "U", Amount: 0, Nonce: "n"}); err == nil {
+		t.Fatal("a credential for 0 fen was minted")
+	}
+}

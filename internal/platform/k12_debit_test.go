@@ -563,3 +563,62 @@ func TestK12Refunds(t *testing.T) {
 		}
 	})
 }
+
+// TestK12DesignatedCards: a LIMIT_BANK_CARD contract debits only a wallet holding the
+// presign's card and is never advanced; a PRIORITY_BANK_CARD contract uses the card
+// when the wallet holds it (no advance) and is otherwise downgraded, advanced like
+// LIMIT_NONE; a service provider's own limits apply on top of the platform's.
+func TestK12DesignatedCards(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		s := newSchool(t, b, true)
+		if err := b.P.DB.SetAdvanceFunding(ctx, s.sp.MchID, true); err != nil {
+			t.Fatal(err)
+		}
+		const card = "6222020200112233445"
+		signWith := func(mode string, balance int64, payerCard string) (string, string) {
+			t.Helper()
+			tok, err := b.P.K12.NewPresign(ctx, k12.Caller{MchID: s.sp.MchID}, k12.Presign{BusinessName: "K12食堂", OrgID: s.org.ID,
+				OutUserID: "stu-" + randid.Digits(8), Mode: mode, CardNumber: card, CardHolderType: "IDCARD", CardHolderID: "110101198001010011"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			payer := storagetest.Must(b.P.Pay.CreatePayer(ctx, balance, "")).PayerID
+			if payerCard != "" {
+				if err := b.P.Pay.SetCard(ctx, payer, payerCard); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u, _, err := b.P.K12.Sign(ctx, tok, payer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.UserID, payer
+		}
+		limited, limitedPayer := signWith(k12.LimitBankCard, 1000, "6222020200119999999")
+		wantOutcome(t, "LIMIT_BANK_CARD on a wallet without the card", s.pay(t, limited, 100), "PAYERROR", "BANK_CARD_MISMATCH", "NO_DEBT")
+		if err := b.P.Pay.SetCard(ctx, limitedPayer, card); err != nil {
+			t.Fatal(err)
+		}
+		wantOutcome(t, "LIMIT_BANK_CARD on the card", s.pay(t, limited, 100), "SUCCESS", "", "NO_DEBT")
+		wantOutcome(t, "LIMIT_BANK_CARD short of money", s.pay(t, limited, 5000), "PAYERROR", "NOT_ENOUGH", "NO_DEBT")
+
+		onCard, _ := signWith(k12.PriorityBankCard, 0, card)
+		wantOutcome(t, "PRIORITY_BANK_CARD on the card, short", s.pay(t, onCard, 100), "PAYERROR", "NOT_ENOUGH", "NO_DEBT")
+		downgraded, _ := signWith(k12.PriorityBankCard, 0, "")
+		wantOutcome(t, "PRIORITY_BANK_CARD downgraded, short", s.pay(t, downgraded, 100), "SUCCESS", "", "IN_DEBT")
+
+		plain, _ := s.student(t, 100000)
+		if err := b.P.DB.SetLimits(ctx, s.sp.MchID, 3000, 5000); err != nil {
+			t.Fatal(err)
+		}
+		wantOutcome(t, "over the provider's per-debit limit", s.pay(t, plain, 3001), "PAYERROR", "EXCEED_PAYMENT_LIMIT", "NO_DEBT")
+		wantOutcome(t, "at the provider's per-debit limit", s.pay(t, plain, 3000), "SUCCESS", "", "NO_DEBT")
+		wantOutcome(t, "over the provider's daily limit", s.pay(t, plain, 2001), "PAYERROR", "EXCEED_DAILY_LIMIT", "NO_DEBT")
+		if err := b.P.DB.SetLimits(ctx, s.sp.MchID, 20000, 0); err != nil {
+			t.Fatal(err)
+		}
+		wantOutcome(t, "a looser provider limit has no effect", s.pay(t, plain, 10001), "PAYERROR", "EXCEED_PAYMENT_LIMIT", "NO_DEBT")
+	})
+}
