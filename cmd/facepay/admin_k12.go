@@ -50,7 +50,7 @@ sees it; to any other merchant it does not exist. Names are unique per service p
 				if err != nil {
 					return err
 				}
-				o, err := platform.NewK12(db, svc, clock.Real{}).NewOrganisation(cmd.Context(), sp, sub, name)
+				o, err := platform.NewK12(db, svc, clock.Real{}, nil).NewOrganisation(cmd.Context(), sp, sub, name)
 				if err != nil {
 					return err
 				}
@@ -67,12 +67,12 @@ sees it; to any other merchant it does not exist. Names are unique per service p
 	_ = create.MarkFlagRequired("sp")
 	_ = create.MarkFlagRequired("name")
 	org.AddCommand(create, newK12SetRiskCmd())
-	cmd.AddCommand(org, newK12Parent(), newK12CredentialCmd())
+	cmd.AddCommand(org, newK12Parent(), newK12CredentialCmd(), newK12RecollectCmd())
 	return cmd
 }
 
 func newK12Parent() *cobra.Command {
-	cmd := &cobra.Command{Use: "parent", Short: "What a parent does on the pages, for scripts: sign, repay"}
+	cmd := &cobra.Command{Use: "parent", Short: "What a parent does on the pages, for scripts: collect, confirm, sign, repay"}
 	var (
 		store          storeFlags
 		token, payerID string
@@ -107,7 +107,7 @@ cannot sign again; after a termination, a fresh token signs a new contract.`,
 						return err
 					}
 				}
-				u, c, err := platform.NewK12(db, svc, clock.Real{}).Sign(cmd.Context(), token, payerID)
+				u, c, err := platform.NewK12(db, svc, clock.Real{}, nil).Sign(cmd.Context(), token, payerID)
 				if err != nil {
 					return err
 				}
@@ -124,7 +124,7 @@ cannot sign again; after a termination, a fresh token signs a new contract.`,
 	sign.Flags().StringVar(&card, "card-number", "", "the bank card number the payer holds, as entered on the signing page (designated-card contracts debit only it)")
 	sign.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	_ = sign.MarkFlagRequired("token")
-	cmd.AddCommand(sign, newK12RepayCmd())
+	cmd.AddCommand(sign, newK12RepayCmd(), newK12CollectCmd(), newK12ConfirmCmd())
 	return cmd
 }
 

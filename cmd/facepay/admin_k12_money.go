@@ -23,7 +23,7 @@ func withK12(cmd *cobra.Command, f *storeFlags, fn func(db *sqlstore.DB, svc *k1
 		if err != nil {
 			return err
 		}
-		return fn(db, platform.NewK12(db, p, clock.Real{}), p)
+		return fn(db, platform.NewK12(db, p, clock.Real{}, nil), p)
 	})
 }
 

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
+	"github.com/openfacepay/openfacepay/internal/face/facetest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
 
@@ -75,6 +78,8 @@ func v3Post(t *testing.T, c *core.Client, path string, body any) map[string]any 
 // unmodified wechatpay-go.
 func TestK12ThroughTheBinary(t *testing.T) {
 	t.Parallel()
+	facetest.Engine(t, os.Getenv("FACEPAY_PACK")) // the collection step needs the models
+	photo, _ := filepath.Abs(filepath.Join("..", "..", "internal", "face", "eval", "testdata", "deepface-slice", "p04", "img47.jpg"))
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
@@ -101,8 +106,26 @@ func TestK12ThroughTheBinary(t *testing.T) {
 				"device_id": "CANTEEN-1", "raw_data": rd["rawdata"], "organization_id": org["organization_id"]})
 			tok := v3Post(t, c, "/v3/offlinefacemch/tokens", map[string]any{"scene": "WEBSESSION",
 				"web_init_data": map[string]string{"out_user_id": "stu-20260901", "organization_id": org["organization_id"]}})
+			var collected map[string]string
+			admin(&collected, "k12", "parent", "collect", "--token", tok["token"].(string), "--photo", photo)
+			if collected["collection_state"] != "COMPLETE" {
+				t.Fatalf("collect: %v", collected)
+			}
 			var signed map[string]string
 			admin(&signed, "k12", "parent", "sign", "--token", tok["token"].(string), "--balance", "1000")
+			var made map[string][]string
+			admin(&made, "k12", "recollect", "--org", org["organization_id"])
+			r, err := c.Get(context.Background(), "https://api.mch.weixin.qq.com/v3/offlineface/face-collections?organization_id="+org["organization_id"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var list struct {
+				FaceCollections []map[string]string `json:"face_collections"`
+			}
+			_ = json.NewDecoder(r.Response.Body).Decode(&list)
+			if len(made["collection_ids"]) != 1 || len(list.FaceCollections) != 1 || list.FaceCollections[0]["user_id"] != signed["user_id"] {
+				t.Fatalf("re-collection: %v %v", made, list)
+			}
 
 			debit := func(fen int64, out string) map[string]any {
 				t.Helper()
@@ -130,7 +153,7 @@ func TestK12ThroughTheBinary(t *testing.T) {
 			if rp["amount"] != float64(500) || rp["debts"] != float64(1) {
 				t.Fatalf("repay: %v", rp)
 			}
-			r, err := c.Get(context.Background(), "https://api.mch.weixin.qq.com/v3/offlineface/transactions/out-trade-no/E2E-LUNCH-2?sp_mchid="+
+			r, err = c.Get(context.Background(), "https://api.mch.weixin.qq.com/v3/offlineface/transactions/out-trade-no/E2E-LUNCH-2?sp_mchid="+
 				sp.MchID+"&sub_mchid="+sub.MchID+"&business_product_id=2")
 			if err != nil {
 				t.Fatal(err)

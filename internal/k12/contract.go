@@ -44,6 +44,8 @@ type ContractStore interface {
 	SaveContract(ctx context.Context, c Contract, u User, n *notify.Notification) error
 	NotifyURL(ctx context.Context, mchID string) (string, error)
 	AppIDs(ctx context.Context, mchID string) ([]string, error)
+	// ContractedUsersOfPayer are the users whose contract in force is on the payer's wallet.
+	ContractedUsersOfPayer(ctx context.Context, payerID string) ([]User, error)
 }
 
 // EventUserStateChange is the webhook of a contract signed or terminated.
@@ -95,6 +97,19 @@ func (s *Service) Sign(ctx context.Context, token, payerID string) (User, Contra
 	}
 	if u.ContractState == Contracted {
 		return User{}, Contract{}, errcode.E(errcode.Conflict, "this user has signed already")
+	}
+	// One parent may sign several children, each with a fresh token, but not two
+	// children of the same name [FAQ 1.23].
+	if u.Name != "" {
+		others, err := s.contracts.ContractedUsersOfPayer(ctx, payerID)
+		if err != nil {
+			return User{}, Contract{}, err
+		}
+		for _, o := range others {
+			if o.UserID != u.UserID && o.Name == u.Name {
+				return User{}, Contract{}, errcode.E(errcode.Conflict, "this wallet already signed for a child of the same name")
+			}
+		}
 	}
 	o, ok, err := s.store.Organisation(ctx, u.OrgID)
 	if err != nil || !ok {

@@ -102,29 +102,33 @@ type Store interface {
 
 // Service runs the K12 rules.
 type Service struct {
-	store     Store
-	contracts ContractStore
-	debits    DebitStore
-	pay       *pay.Service
-	tenants   Tenants
-	sealer    device.Sealer
-	clock     clock.Clock
+	store       Store
+	contracts   ContractStore
+	debits      DebitStore
+	collections CollectionStore
+	faces       Faces
+	pay         *pay.Service
+	tenants     Tenants
+	sealer      device.Sealer
+	clock       clock.Clock
 }
 
 // Config builds a Service.
 type Config struct {
-	Store     Store
-	Contracts ContractStore
-	Debits    DebitStore
-	Pay       *pay.Service // orders, money and openids
-	Clock     clock.Clock
-	Tenants   Tenants
-	Sealer    device.Sealer // seals device credentials (authinfo)
+	Store       Store
+	Contracts   ContractStore
+	Debits      DebitStore
+	Collections CollectionStore
+	Faces       Faces        // nil: this process cannot collect faces
+	Pay         *pay.Service // orders, money and openids
+	Clock       clock.Clock
+	Tenants     Tenants
+	Sealer      device.Sealer // seals device credentials (authinfo)
 }
 
 // New returns the service.
 func New(cfg Config) *Service {
-	return &Service{store: cfg.Store, contracts: cfg.Contracts, debits: cfg.Debits, pay: cfg.Pay, tenants: cfg.Tenants, sealer: cfg.Sealer,
+	return &Service{store: cfg.Store, contracts: cfg.Contracts, debits: cfg.Debits, collections: cfg.Collections, faces: cfg.Faces, pay: cfg.Pay, tenants: cfg.Tenants, sealer: cfg.Sealer,
 		clock: cfg.Clock}
 }
 

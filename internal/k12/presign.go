@@ -83,9 +83,16 @@ func (s *Service) NewPresign(ctx context.Context, c Caller, p Presign) (string, 
 		return "", err
 	}
 	now := s.clock.Now()
-	if _, err := s.store.EnsureUser(ctx, User{UserID: "U" + randid.Digits(15), OrgID: o.ID, OutUserID: p.OutUserID, UserType: Student,
-		Status: StatusNormal, ContractState: NotContracted, CreatedAt: now, UpdatedAt: now}); err != nil {
+	u, err := s.store.EnsureUser(ctx, User{UserID: "U" + randid.Digits(15), OrgID: o.ID, OutUserID: p.OutUserID, UserType: Student,
+		Status: StatusNormal, ContractState: NotContracted, CreatedAt: now, UpdatedAt: now})
+	if err != nil {
 		return "", err
+	}
+	if name := strings.TrimSpace(p.Name); u.Name == "" && name != "" {
+		u.Name, u.UpdatedAt = name, now
+		if err := s.store.UpdateUser(ctx, u); err != nil {
+			return "", err
+		}
 	}
 	ident, _ := json.Marshal(identity{Name: p.Name, IDNumber: p.IDNumber, Phone: p.Phone, CardHolder: p.CardHolder,
 		CardHolderID: p.CardHolderID, CardPhone: p.CardPhone, ValidThru: p.CardValidThru, BankType: p.CardBankType})

@@ -22,6 +22,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/edge/v2http"
 	"github.com/openfacepay/openfacepay/internal/edge/v3http"
 	"github.com/openfacepay/openfacepay/internal/face"
+	"github.com/openfacepay/openfacepay/internal/face/engine"
 	"github.com/openfacepay/openfacepay/internal/face/modelpack"
 	"github.com/openfacepay/openfacepay/internal/faceid"
 	"github.com/openfacepay/openfacepay/internal/k12"
@@ -73,6 +74,9 @@ type Config struct {
 	// FacePack is the model pack whose templates the terminal API takes ("" is the
 	// default pack). The platform runs no model: kiosks send templates.
 	FacePack string
+	// FaceEngine, when set, is an open engine of FacePack for the parents' collection
+	// pages; otherwise one opens on the first photo.
+	FaceEngine *engine.Engine
 }
 
 // Platform is a running OpenFacePay.
@@ -90,6 +94,7 @@ type Platform struct {
 	Server     *server.Server
 	log        *slog.Logger
 	clock      clock.Clock
+	closers    []func() error
 }
 
 // New builds the platform over db and binds its listeners.
@@ -129,7 +134,12 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	}
 	v2.Register(v2http.BillAPI(p.Pay, p.Tenants, cfg.Clock))
 	v3 := v3http.New(v3http.Config{Store: db, Clock: cfg.Clock, Logger: cfg.Logger})
-	p.K12 = NewK12(db, p.Pay, cfg.Clock)
+	faces, err := NewK12Faces(db, cfg.FacePack, cfg.FaceEngine, cfg.Clock.Now)
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, faces.Close)
+	p.K12 = NewK12(db, p.Pay, cfg.Clock, faces)
 	k12http.Register(v3, p.K12)
 	refundhttp.Register(v3, p.Pay, p.Tenants)
 	mux := http.NewServeMux()
@@ -183,8 +193,10 @@ func NewFaceID(db *sqlstore.DB, svc *pay.Service, c clock.Clock, pack string) (*
 }
 
 // NewK12 builds the K12 service over db; admin commands use it as serve does.
-func NewK12(db *sqlstore.DB, svc *pay.Service, c clock.Clock) *k12.Service {
-	return k12.New(k12.Config{Store: db, Contracts: db, Debits: db, Pay: svc, Tenants: db, Sealer: db.Sealer(), Clock: c})
+// faces may be nil: that process cannot take parents' photos.
+func NewK12(db *sqlstore.DB, svc *pay.Service, c clock.Clock, faces k12.Faces) *k12.Service {
+	return k12.New(k12.Config{Store: db, Contracts: db, Debits: db, Collections: db, Faces: faces, Pay: svc, Tenants: db,
+		Sealer: db.Sealer(), Clock: c})
 }
 
 // Run serves until ctx ends, then drains in-flight requests for up to grace.
@@ -204,6 +216,11 @@ func (p *Platform) Run(ctx context.Context, grace time.Duration) error {
 	err := p.Server.Shutdown(sctx)
 	if serr := <-errc; err == nil {
 		err = serr
+	}
+	for _, c := range p.closers {
+		if cerr := c(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }

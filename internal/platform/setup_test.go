@@ -50,10 +50,16 @@ func setup(t *testing.T, backend string) *bundle { return setupClock(t, backend,
 
 // setupClock is setup with the platform's business clock (nil: the wall clock).
 func setupClock(t *testing.T, backend string, c clock.Clock) *bundle {
+	return setupWith(t, backend, platform.Config{Clock: c})
+}
+
+// setupWith is setup with cfg's clock and face engine.
+func setupWith(t *testing.T, backend string, cfg platform.Config) *bundle {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p := platformtest.StartWith(t, backend, platform.Config{Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: log, Clock: c})
+	cfg.Addr, cfg.HTTPAddr, cfg.Logger = "127.0.0.1:0", "127.0.0.1:0", log
+	p := platformtest.StartWith(t, backend, cfg)
 	return &bundle{P: p, URL: p.Server.URL(), HTTPURL: p.Server.HTTPURL(), Logs: logs, CAPool: p.CA.Pool()}
 }
 

@@ -29,6 +29,76 @@ func Register(h *v3http.Handler, svc *k12.Service) {
 	h.Handle("POST /v3/offlineface/transactions", a.debit)
 	h.Handle("GET /v3/offlineface/transactions/out-trade-no/{out_trade_no}", a.queryDebit)
 	h.Handle("POST /v3/offlineface/repayment-url", a.repaymentURL)
+	h.Handle("GET /v3/offlineface/face-collections", a.collections)
+	h.Handle("GET /v3/offlineface/face-collections/{collection_id}", a.collection)
+}
+
+type collectionView struct {
+	CollectionID            string `json:"collection_id"`
+	UserID                  string `json:"user_id"`
+	OrganizationID          string `json:"organization_id"`
+	CollectionState         string `json:"collection_state"`
+	RegisterPhotoUploadTime string `json:"register_photo_upload_time,omitempty"`
+	ConfirmTime             string `json:"confirm_time,omitempty"`
+}
+
+func viewCollection(c k12.Collection) collectionView {
+	v := collectionView{CollectionID: c.ID, UserID: c.UserID, OrganizationID: c.OrgID, CollectionState: c.State}
+	if !c.UploadedAt.IsZero() {
+		v.RegisterPhotoUploadTime = c.UploadedAt.In(beijing).Format(time.RFC3339)
+	}
+	if !c.ConfirmedAt.IsZero() {
+		v.ConfirmTime = c.ConfirmedAt.In(beijing).Format(time.RFC3339)
+	}
+	return v
+}
+
+// collections pages with offset and limit (default 10, at most 100); the paging
+// fields of the answer (offset, limit, total_count) are ours, as the docs publish
+// only the list.
+func (a api) collections(ctx context.Context, c *v3http.Call) (int, any, error) {
+	q := c.Request.URL.Query()
+	num := func(name string, def int) (int, error) {
+		v := q.Get(name)
+		if v == "" {
+			return def, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, errcode.E(errcode.Invalid, "%s must be a whole number", name)
+		}
+		return n, nil
+	}
+	offset, err := num("offset", 0)
+	if err != nil {
+		return 0, nil, err
+	}
+	limit, err := num("limit", 10)
+	if err != nil {
+		return 0, nil, err
+	}
+	list, total, err := a.svc.ListCollections(ctx, caller(c), q.Get("organization_id"), offset, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := struct {
+		FaceCollections []collectionView `json:"face_collections"`
+		Offset          int              `json:"offset"`
+		Limit           int              `json:"limit"`
+		TotalCount      int              `json:"total_count"`
+	}{FaceCollections: []collectionView{}, Offset: offset, Limit: limit, TotalCount: total}
+	for _, col := range list {
+		out.FaceCollections = append(out.FaceCollections, viewCollection(col))
+	}
+	return http.StatusOK, out, nil
+}
+
+func (a api) collection(ctx context.Context, c *v3http.Call) (int, any, error) {
+	col, err := a.svc.GetCollection(ctx, caller(c), c.Request.PathValue("collection_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, viewCollection(col), nil
 }
 
 type debitRequest struct {
