@@ -47,9 +47,10 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	  done; \
 	done
 
-screenshots: models ## the README's kiosk page screenshots, from the Chromium test
+screenshots: models ## the README's page screenshots (kiosk, parents' K12 pages), from the Chromium tests
 	./scripts/ensure-browser.sh
 	FACEPAY_REQUIRE_MODELS=1 FACEPAY_REQUIRE_BROWSER=1 FACEPAY_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestKioskPageInChromium ./internal/kiosk
+	FACEPAY_REQUIRE_MODELS=1 FACEPAY_REQUIRE_BROWSER=1 FACEPAY_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestParentsPagesInChromium ./internal/edge/k12pages
 
 clean: ## remove build output (not ./data)
 	rm -rf bin

@@ -72,6 +72,8 @@ type Page struct {
 	CardTail   string // a presign's designated card, last 4 digits
 	Collection *Collection
 	ExpiresAt  time.Time
+	// The limits the contract signs up to: the platform's for the provider, or its own.
+	PerDebit, PerDay int64
 }
 
 // PageOf opens a token (tokens or presign) for the collection and signing pages.
@@ -91,7 +93,12 @@ func (s *Service) PageOf(ctx context.Context, token string) (Page, error) {
 	if err != nil || !ok {
 		return Page{}, errcode.E(errcode.NotFound, "the link's organisation does not exist")
 	}
+	settings, err := s.debits.Settings(ctx, o.SPMchID)
+	if err != nil {
+		return Page{}, err
+	}
 	p := Page{User: u, Org: o, Kind: t.Kind, Mode: t.Mode, ExpiresAt: t.ExpiresAt}
+	p.PerDebit, p.PerDay = settings.limits()
 	if len(t.Card) >= 4 {
 		p.CardTail = t.Card[len(t.Card)-4:]
 	}

@@ -5,66 +5,18 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/openfacepay/openfacepay/internal/face/engine"
+	"github.com/openfacepay/openfacepay/internal/browsertest"
 	"github.com/openfacepay/openfacepay/internal/face/facetest"
-	"github.com/openfacepay/openfacepay/internal/face/vision"
 	"github.com/openfacepay/openfacepay/internal/kiosk"
 	"github.com/openfacepay/openfacepay/internal/merchant"
 	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 	"github.com/openfacepay/openfacepay/internal/terminal"
 )
-
-// browserDir is where scripts/ensure-browser.sh unpacks playwright-core.
-func browserDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("FACEPAY_BROWSER_DIR")
-	if dir == "" {
-		c, _ := os.UserCacheDir()
-		dir = filepath.Join(c, "openfacepay", "browser")
-	}
-	_, errPW := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json"))
-	_, errCr := os.Stat("/usr/bin/chromium")
-	_, errNode := exec.LookPath("node")
-	if errPW != nil || errCr != nil || errNode != nil {
-		if os.Getenv("FACEPAY_REQUIRE_BROWSER") != "" {
-			t.Fatalf("browser tests required: chromium %v, playwright-core %v, node %v (scripts/ensure-browser.sh)", errCr, errPW, errNode)
-		}
-		t.Skip("no Chromium or playwright-core: run scripts/ensure-browser.sh")
-	}
-	return dir
-}
-
-// writeY4M writes a one-frame YUV4MPEG2 video, the file Chromium's fake camera plays
-// in a loop: the photo framed as a kiosk camera sees a person standing at it, the
-// face a third of the frame's height.
-func writeY4M(t *testing.T, e *engine.Engine, img *vision.Image) string {
-	t.Helper()
-	const w, h = 640, 480
-	face, err := e.Probe(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cx, cy := float64(face.Box.X1+face.Box.X2)/2, float64(face.Box.Y1+face.Box.Y2)/2
-	s := h / 3 / float64(face.Box.H()) // output pixels per photo pixel
-	inv := vision.Affine{A: 1 / s, C: cx - (w/2)/s, E: 1 / s, F: cy - (h/2)/s}
-	frame := vision.WarpSmooth(img, inv, w, h)
-	path := filepath.Join(t.TempDir(), "camera.y4m")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := vision.WriteY4M(f, []*vision.Image{frame}, 10); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestKioskPageInChromium runs the kiosk page in Debian's Chromium with a fake camera
 // made from real photographs, the kiosk app's logic being the APICloud module's calls
@@ -73,7 +25,7 @@ func writeY4M(t *testing.T, e *engine.Engine, img *vision.Image) string {
 // a stranger refused, and a look-alike settled on the page's keypad. Screenshots of
 // each step go to FACEPAY_SCREENSHOTS when it is set (the README's).
 func TestKioskPageInChromium(t *testing.T) {
-	dir := browserDir(t)
+	browsertest.Dir(t)
 	e := facetest.Engine(t, "")
 	p := platformtest.Start(t, "sqlite")
 	cr, creds := platformtest.Merchant(t, p)
@@ -116,26 +68,13 @@ func TestKioskPageInChromium(t *testing.T) {
 	twin1 := w.enrol(t, "13900001111", "1111", "p05/img46.jpg", "p05/img44.jpg")
 	twin2 := w.enrol(t, "13900002222", "2222", "p05/img46.jpg", "p05/img44.jpg")
 
-	shots := os.Getenv("FACEPAY_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	}
+	shots := browsertest.Shots(t)
 	cfg, _ := json.Marshal(map[string]string{"merchant": ms.URL, "appid": cr.AppID, "mch_id": cr.MchID, "twin_tail": "2222"})
-	script, _ := filepath.Abs(filepath.Join("testdata", "browser.cjs"))
-	cmd := exec.Command("node", script)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"), "KIOSK="+ks.URL, "KIOSK_LIVE="+live.URL,
+	out := browsertest.Run(t, filepath.Join("testdata", "browser.cjs"), "KIOSK="+ks.URL, "KIOSK_LIVE="+live.URL,
 		"SHOTS="+shots, "CFG="+string(cfg),
-		"Y4M_PAYER="+writeY4M(t, e, facetest.File(t, photo("p01/img17.jpg"))),
-		"Y4M_STRANGER="+writeY4M(t, e, facetest.File(t, photo("p03/img5.jpg"))),
-		"Y4M_TWIN="+writeY4M(t, e, facetest.File(t, photo("p05/img43.jpg"))))
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("browser run: %v\n%s", err, stderr)
-	}
+		"Y4M_PAYER="+facetest.Y4M(t, e, facetest.File(t, photo("p01/img17.jpg"))),
+		"Y4M_STRANGER="+facetest.Y4M(t, e, facetest.File(t, photo("p03/img5.jpg"))),
+		"Y4M_TWIN="+facetest.Y4M(t, e, facetest.File(t, photo("p05/img43.jpg"))))
 	type cb struct {
 		Ret map[string]any    `json:"ret"`
 		Err map[string]string `json:"err"`

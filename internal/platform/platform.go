@@ -16,6 +16,7 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/edge/k12http"
+	"github.com/openfacepay/openfacepay/internal/edge/k12pages"
 	"github.com/openfacepay/openfacepay/internal/edge/notifyhttp"
 	"github.com/openfacepay/openfacepay/internal/edge/refundhttp"
 	"github.com/openfacepay/openfacepay/internal/edge/termhttp"
@@ -148,6 +149,7 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 		mux.Handle(prefix, v2)
 	}
 	mux.Handle("/terminal/", term)
+	mux.Handle("/k12/", k12pages.New(p.K12, p.Pay))
 	mux.HandleFunc("GET /healthz", p.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	p.Server, err = server.Listen(server.Config{

@@ -5,6 +5,7 @@ package facetest
 
 import (
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -92,4 +93,30 @@ func Packs() []string {
 		out = append(out, p.Name)
 	}
 	return out
+}
+
+// Y4M writes a one-frame YUV4MPEG2 video, the file Chromium's fake camera plays
+// in a loop: the photo framed as a kiosk camera sees a person standing at it, the
+// face a third of the frame's height.
+func Y4M(t testing.TB, e *engine.Engine, img *vision.Image) string {
+	t.Helper()
+	const w, h = 640, 480
+	face, err := e.Probe(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx, cy := float64(face.Box.X1+face.Box.X2)/2, float64(face.Box.Y1+face.Box.Y2)/2
+	s := h / 3 / float64(face.Box.H()) // output pixels per photo pixel
+	inv := vision.Affine{A: 1 / s, C: cx - (w/2)/s, E: 1 / s, F: cy - (h/2)/s}
+	frame := vision.WarpSmooth(img, inv, w, h)
+	path := filepath.Join(t.TempDir(), "camera.y4m")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := vision.WriteY4M(f, []*vision.Image{frame}, 10); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
