@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -74,25 +73,12 @@ func RunKiosk(ctx context.Context, cfg KioskConfig) (KioskReport, error) {
 		cfg.Progress = io.Discard
 	}
 	rep := KioskReport{Iterations: cfg.Iterations, Frames: cfg.Frames}
-	dir, err := os.MkdirTemp("", "facepay-bench-kiosk")
+	p, stop, err := serving(ctx, "", platform.Config{FacePack: cfg.Engine.Pack.Name})
 	if err != nil {
 		return rep, err
 	}
-	defer os.RemoveAll(dir)
-	db, err := platform.OpenStore(ctx, platform.StoreConfig{DataDir: dir})
-	if err != nil {
-		return rep, err
-	}
-	defer db.Close()
-	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	p, err := platform.New(runCtx, db, platform.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), FacePack: cfg.Engine.Pack.Name})
-	if err != nil {
-		return rep, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx, 5*time.Second) }()
-	defer func() { stop(); <-done }()
+	db := p.DB
 
 	fmt.Fprintln(cfg.Progress, "preparing: merchant, payer enrolled from a photo, kiosk, merchant server...")
 	cr, err := p.Tenants.Create(ctx, tenant.NewMerchant{Name: "bench"})
@@ -107,6 +93,11 @@ func RunKiosk(ctx context.Context, cfg KioskConfig) (KioskReport, error) {
 	if _, err := rec.Enrol(ctx, faceid.PayersLibrary, payer.PayerID, "", cfg.Enrol); err != nil {
 		return rep, fmt.Errorf("enrol: %w", err)
 	}
+	dir, err := os.MkdirTemp("", "facepay-bench-kiosk")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
 	cam := terminal.NewCamera(terminal.NewStill(cfg.Probe), nil, terminal.DefaultTimeouts)
 	sdk, err := terminal.New(terminal.Config{DataDir: dir, Platform: p.Server.URL(), CAPool: p.CA.Pool(), Engine: cfg.Engine,
 		Camera: cam, Frames: cfg.Frames})

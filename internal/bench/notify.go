@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/edge/notifyhttp"
 	"github.com/openfacepay/openfacepay/internal/notify"
-	"github.com/openfacepay/openfacepay/internal/platform"
 	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
@@ -50,24 +48,11 @@ func RunNotify(ctx context.Context, cfg NotifyConfig) (NotifyReport, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
-	dir, err := os.MkdirTemp("", "facepay-bench")
+	db, done, err := freshStore(ctx, cfg.DBURL)
 	if err != nil {
 		return NotifyReport{}, err
 	}
-	defer os.RemoveAll(dir)
-	dbURL := cfg.DBURL
-	if dbURL != "" {
-		var drop func() error
-		if dbURL, drop, err = sqlstore.NewSchema(ctx, dbURL, "bench"); err != nil {
-			return NotifyReport{}, err
-		}
-		defer drop()
-	}
-	db, err := platform.OpenStore(ctx, platform.StoreConfig{DataDir: dir, DBURL: dbURL})
-	if err != nil {
-		return NotifyReport{}, err
-	}
-	defer db.Close()
+	defer done()
 	cr, err := tenant.NewService(db, nil).Create(ctx, tenant.NewMerchant{Name: "bench"})
 	if err != nil {
 		return NotifyReport{}, err

@@ -9,9 +9,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -21,7 +19,6 @@ import (
 	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/platform"
-	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
@@ -72,33 +69,12 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
-	dir, err := os.MkdirTemp("", "facepay-bench")
+	p, stop, err := serving(ctx, cfg.DBURL, platform.Config{})
 	if err != nil {
 		return PayReport{}, err
 	}
-	defer os.RemoveAll(dir)
-	dbURL := cfg.DBURL
-	if dbURL != "" {
-		var drop func() error
-		if dbURL, drop, err = sqlstore.NewSchema(ctx, dbURL, "bench"); err != nil {
-			return PayReport{}, err
-		}
-		defer drop()
-	}
-	db, err := platform.OpenStore(ctx, platform.StoreConfig{DataDir: dir, DBURL: dbURL})
-	if err != nil {
-		return PayReport{}, err
-	}
-	defer db.Close()
-	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	p, err := platform.New(runCtx, db, platform.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return PayReport{}, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx, 5*time.Second) }()
-	defer func() { stop(); <-done }()
+	db := p.DB
 
 	fmt.Fprintf(cfg.Progress, "preparing: merchant, %d payers, face codes...\n", cfg.Payers)
 	cr, err := p.Tenants.Create(ctx, tenant.NewMerchant{Name: "bench"})
@@ -114,17 +90,18 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	}}
 	base := p.Server.URL()
 	rep := PayReport{Backend: db.Backend(), Concurrency: cfg.Concurrency}
-	rep.Ceiling = drive(ctx, "orderquery (unknown order)", cfg, client, func(n int64) (string, []byte, bool) {
+	d := driver{concurrency: cfg.Concurrency, duration: cfg.Duration, progress: cfg.Progress}
+	rep.Ceiling = d.drive(ctx, "orderquery (unknown order)", func(n int64) (bool, bool) {
 		m := envelope(cr)
 		m.Set("out_trade_no", "NONE-"+strconv.FormatInt(n, 10))
 		v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
-		return base + "/pay/orderquery", m.Encode(), true
-	}, "ORDERNOTEXIST")
+		return post(client, base+"/pay/orderquery", m.Encode(), "ORDERNOTEXIST"), true
+	})
 	var next atomic.Int64
-	rep.Paid = drive(ctx, "facepay", cfg, client, func(n int64) (string, []byte, bool) {
+	rep.Paid = d.drive(ctx, "facepay", func(int64) (bool, bool) {
 		i := next.Add(1) - 1
 		if i >= int64(len(codes)) {
-			return "", nil, false
+			return false, false
 		}
 		m := envelope(cr)
 		m.Set("body", "bench")
@@ -134,8 +111,8 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 		m.Set("spbill_create_ip", "127.0.0.1")
 		m.Set("face_code", codes[i])
 		v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
-		return base + "/pay/facepay", m.Encode(), true
-	}, "")
+		return post(client, base+"/pay/facepay", m.Encode(), ""), true
+	})
 	if next.Load() > int64(len(codes)) {
 		fmt.Fprintf(cfg.Progress, "note: all %d prepared face codes were used before the time was up\n", len(codes))
 	}
@@ -200,10 +177,17 @@ func envelope(cr tenant.Credentials) *v2wire.Message {
 	return m
 }
 
-// drive runs cfg.Concurrency workers for cfg.Duration; next builds request n (false:
-// nothing left). A request counts as OK when its answer is result_code=SUCCESS, or
-// carries wantErr as err_code.
-func drive(ctx context.Context, name string, cfg PayConfig, client *http.Client, next func(n int64) (string, []byte, bool), wantErr string) Result {
+// driver runs concurrency workers, each with one request in flight, for duration
+// (or until do says there is nothing left), with a progress line.
+type driver struct {
+	concurrency int
+	duration    time.Duration
+	progress    io.Writer
+}
+
+// drive runs do(n) for n = 1, 2, ... on the workers; do tells whether request n
+// succeeded and whether there are more.
+func (d driver) drive(ctx context.Context, name string, do func(n int64) (ok, more bool)) Result {
 	var (
 		ok, failed atomic.Int64
 		seq        atomic.Int64
@@ -212,20 +196,19 @@ func drive(ctx context.Context, name string, cfg PayConfig, client *http.Client,
 		wg         sync.WaitGroup
 	)
 	start := time.Now()
-	deadline := start.Add(cfg.Duration)
-	stopProgress := progress(cfg.Progress, name, start, &ok)
-	for range cfg.Concurrency {
+	deadline := start.Add(d.duration)
+	stopProgress := progress(d.progress, name, start, &ok)
+	for range d.concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 4096)
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				u, body, more := next(seq.Add(1))
+				t0 := time.Now()
+				good, more := do(seq.Add(1))
 				if !more {
 					break
 				}
-				t0 := time.Now()
-				good := post(client, u, body, wantErr)
 				local = append(local, time.Since(t0))
 				if good {
 					ok.Add(1)
