@@ -44,9 +44,16 @@ type school struct {
 
 func newSchool(t *testing.T, b *bundle, production bool) *school {
 	t.Helper()
+	return newSchoolIn(t, b, production, tenant.PublicKeyMode)
+}
+
+// newSchoolIn is newSchool whose service provider verifies the platform in mode
+// (public key, or certificate).
+func newSchoolIn(t *testing.T, b *bundle, production bool, mode tenant.PlatformMode) *school {
+	t.Helper()
 	ctx := context.Background()
 	s := &school{b: b}
-	s.sp = b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider, PlatformMode: tenant.PublicKeyMode})
+	s.sp = b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider, PlatformMode: mode})
 	s.sub = b.merchant(t, tenant.NewMerchant{Kind: tenant.SubMerchant, ParentMchID: s.sp.MchID})
 	if production {
 		if err := b.P.DB.SetProduction(ctx, s.sp.MchID); err != nil {
@@ -55,6 +62,9 @@ func newSchool(t *testing.T, b *bundle, production bool) *school {
 	}
 	s.org = storagetest.Must(b.P.K12.NewOrganisation(ctx, s.sp.MchID, s.sub.MchID, "实验小学"+randid.Digits(4)))
 	s.c = k12Client(t, b, s.sp)
+	if mode == tenant.CertificateMode {
+		s.c = k12CertClient(t, b, s.sp)
+	}
 	s.kiosk, _ = device.NewIdentity()
 	raw, _ := device.MakeRawdata(s.kiosk, time.Now())
 	r, err := s.c.Post(ctx, offlineBase+"/authinfo", map[string]string{"sp_appid": s.sp.AppID, "sub_mchid": s.sub.MchID,
@@ -317,6 +327,34 @@ func TestK12TestMerchantDay(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantOutcome(t, "after Beijing midnight", s.pay(t, user, 100), "SUCCESS", "", "NO_DEBT")
+
+		// Risk hours are Beijing time on the same test clock, and may wrap midnight.
+		other, _ := s.student(t, 1000)
+		for _, c := range []struct {
+			at    time.Time
+			hours string
+			want  string
+		}{
+			{time.Date(2026, 9, 2, 0, 1, 0, 0, cst), "06:00-20:00", "RISK_CONTROL"},
+			{time.Date(2026, 9, 2, 0, 1, 0, 0, cst), "22:00-06:00", ""},
+			{time.Date(2026, 9, 2, 7, 0, 0, 0, cst), "22:00-06:00", "RISK_CONTROL"},
+			{time.Date(2026, 9, 2, 7, 0, 0, 0, cst), "06:00-20:00", ""},
+			{time.Date(2026, 9, 2, 20, 0, 0, 0, cst), "06:00-20:00", "RISK_CONTROL"},
+			{time.Date(2026, 9, 2, 20, 0, 0, 0, cst), "", ""},
+		} {
+			if err := b.P.DB.SetTestClock(ctx, s.sp.MchID, c.at); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.P.K12.SetRisk(ctx, s.org.ID, c.hours, nil); err != nil {
+				t.Fatal(err)
+			}
+			if v := s.pay(t, other, 10); v.ErrorType != c.want {
+				t.Fatalf("at %s with hours %q: %+v", c.at.Format("15:04"), c.hours, v)
+			}
+		}
+		if err := b.P.K12.SetRisk(ctx, s.org.ID, "25:00-06:00", nil); err == nil {
+			t.Fatal("hours 25:00-06:00 were taken")
+		}
 	})
 }
 
@@ -410,6 +448,34 @@ func TestK12AdvancesAndRepayment(t *testing.T) {
 			t.Fatal("repaid twice")
 		}
 		wantOutcome(t, "after repaying", s.pay(t, user, 100), "SUCCESS", "", "NO_DEBT")
+
+		// A user the service provider disabled by PATCH: no webhook for the PATCH, and
+		// repaying does not enable them.
+		second, secondPayer := s.student(t, 0)
+		events.wait(t, k12.EventUserStateChange, "user_id", second)
+		wantOutcome(t, "an advance", s.pay(t, second, 200), "SUCCESS", "", "IN_DEBT")
+		events.wait(t, k12.EventDebitAdvanced, "user_id", second)
+		secondOut := outUserOf(t, b, s, second)
+		if _, err := s.c.Patch(ctx, k12Base+"/organizations/"+s.org.ID+"/users/out-user-id/"+secondOut, map[string]string{"status": "DISABLED"}); err != nil {
+			t.Fatal(err)
+		}
+		storagetest.Must(b.P.Pay.TopUp(ctx, secondPayer, 200))
+		link2, _, err := b.P.K12.RepaymentURL(ctx, k12.Caller{MchID: s.sp.MchID}, s.org.ID, secondOut, "http://x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.P.K12.Repay(ctx, k12.RepaymentToken(link2)); err != nil {
+			t.Fatal(err)
+		}
+		events.wait(t, k12.EventDebtRepaid, "user_id", second)
+		v = s.pay(t, second, 10)
+		wantOutcome(t, "a user the provider disabled, after repaying", v, "PAYERROR", "USER_DISABLED", "NO_DEBT")
+		events.wait(t, k12.EventDebitFailed, "out_trade_no", v.OutTradeNo)
+		for _, ev := range []string{k12.EventUserDisabled, k12.EventUserEnabled} {
+			if events.has(ev, "user_id", second) {
+				t.Fatalf("%s was sent for a user the provider disabled", ev)
+			}
+		}
 		if a := storagetest.Must(b.P.DB.AuditLedger(ctx)); !a.Balanced() {
 			t.Fatalf("ledger does not balance: %+v", a)
 		}
@@ -462,6 +528,18 @@ func webhookSink(t *testing.T, b *bundle, sp tenant.Credentials) *sink {
 	return k
 }
 
+// has tells whether a webhook of event whose field key is value has arrived.
+func (k *sink) has(event, key string, value any) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, e := range k.got {
+		if e["event_type"] == event && e[key] == value {
+			return true
+		}
+	}
+	return false
+}
+
 // wait returns (and removes) the first webhook of event whose field key is value.
 func (k *sink) wait(t *testing.T, event, key string, value any) map[string]any {
 	t.Helper()
@@ -485,15 +563,16 @@ func (k *sink) wait(t *testing.T, event, key string, value any) map[string]any {
 	}
 }
 
-// TestK12Refunds: K12 debits are refunded through v3 (wechatpay-go's refunddomestic,
-// with its query) and through v2 (gopay); refunds go back to the wallet and give no
+// TestK12Refunds: K12 debits, made by a service provider whose wechatpay-go client
+// verifies the platform certificate (certificate mode), are refunded through v3
+// (wechatpay-go's refunddomestic, with its query) and through v2 (gopay); refunds go back to the wallet and give no
 // limit back; another service provider cannot refund a school's debit; a full refund
 // of an unpaid advance cancels the debt instead of paying the wallet.
 func TestK12Refunds(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		s := newSchool(t, b, false)
+		s := newSchoolIn(t, b, false, tenant.CertificateMode)
 		user, payer := s.student(t, 1000)
 		first := s.pay(t, user, 60)
 		second := s.pay(t, user, 40)

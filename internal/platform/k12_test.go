@@ -3,6 +3,7 @@ package platform_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -41,6 +42,26 @@ func k12Client(t *testing.T, b *bundle, cr tenant.Credentials) *core.Client {
 	}
 	c, err := core.NewClient(context.Background(), option.WithWechatPayPublicKeyAuthCipher(cr.MchID, cr.MerchantSerialNo, key, cr.PlatformPublicKeyID, pub),
 		option.WithHTTPClient(b.sdkHTTPClient(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// k12CertClient is the same in certificate mode, with the platform certificate of
+// merchant create (never downloaded from the real host).
+func k12CertClient(t *testing.T, b *bundle, cr tenant.Credentials) *core.Client {
+	t.Helper()
+	key, err := utils.LoadPrivateKey(cr.MerchantPrivateKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := utils.LoadCertificate(cr.PlatformCertPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := core.NewClient(context.Background(), option.WithMerchantCredential(cr.MchID, cr.MerchantSerialNo, key),
+		option.WithWechatPayCertificate([]*x509.Certificate{cert}), option.WithHTTPClient(b.sdkHTTPClient(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
