@@ -2,60 +2,28 @@ package main_test
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
-	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
-	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
 	"github.com/openfacepay/openfacepay/internal/face/facetest"
+	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
-
-// hostRewrite sends the SDK's requests for the real host to serve.
-type hostRewrite struct {
-	target *url.URL
-	next   http.RoundTripper
-}
-
-func (rt hostRewrite) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.URL.Scheme, r.URL.Host, r.Host = rt.target.Scheme, rt.target.Host, rt.target.Host
-	return rt.next.RoundTrip(r)
-}
 
 // v3Client is an unmodified wechatpay-go client of cr (public-key mode) sent to serve.
 func v3Client(t *testing.T, serveURL string, cr tenant.Credentials) *core.Client {
 	t.Helper()
-	key, err := utils.LoadPrivateKey(cr.MerchantPrivateKeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := utils.LoadPublicKey(cr.PlatformPublicKeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM([]byte(cr.TLSCAPEM))
-	u, _ := url.Parse(serveURL)
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: hostRewrite{target: u, next: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
-	c, err := core.NewClient(context.Background(), option.WithWechatPayPublicKeyAuthCipher(cr.MchID, cr.MerchantSerialNo, key, cr.PlatformPublicKeyID, pub),
-		option.WithHTTPClient(hc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return platformtest.WechatpayGo(t, serveURL, pool, cr)
 }
 
 func v3Post(t *testing.T, c *core.Client, path string, body any) map[string]any {

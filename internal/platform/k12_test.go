@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,12 +14,11 @@ import (
 	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
-	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
-	wxnotify "github.com/wechatpay-apiv3/wechatpay-go/core/notify"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
 	"github.com/openfacepay/openfacepay/internal/device"
+	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v3wire"
@@ -32,20 +30,7 @@ const k12Base = "https://api.mch.weixin.qq.com/v3/offlinefacemch"
 // public-key mode, sent to the platform.
 func k12Client(t *testing.T, b *bundle, cr tenant.Credentials) *core.Client {
 	t.Helper()
-	key, err := utils.LoadPrivateKey(cr.MerchantPrivateKeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := utils.LoadPublicKey(cr.PlatformPublicKeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := core.NewClient(context.Background(), option.WithWechatPayPublicKeyAuthCipher(cr.MchID, cr.MerchantSerialNo, key, cr.PlatformPublicKeyID, pub),
-		option.WithHTTPClient(b.sdkHTTPClient(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return platformtest.WechatpayGo(t, b.URL, b.CAPool, cr)
 }
 
 // k12CertClient is the same in certificate mode, with the platform certificate of
@@ -234,38 +219,7 @@ func TestK12ContractsAndWebhooks(t *testing.T) {
 		ctx := context.Background()
 		sp := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider, PlatformMode: tenant.PublicKeyMode})
 		other := b.merchant(t, tenant.NewMerchant{Kind: tenant.ServiceProvider})
-		pub, _ := utils.LoadPublicKey(sp.PlatformPublicKeyPEM)
-		handler, err := wxnotify.NewRSANotifyHandler(sp.APIv3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(sp.PlatformPublicKeyID, *pub))
-		if err != nil {
-			t.Fatal(err)
-		}
-		events := make(chan map[string]string, 8)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			content := map[string]string{}
-			req, err := handler.ParseNotifyRequest(r.Context(), r, &content)
-			if err != nil {
-				t.Errorf("wechatpay-go refuses the webhook: %v", err)
-				w.WriteHeader(400)
-				return
-			}
-			content["event_type"] = req.EventType
-			events <- content
-			w.WriteHeader(204)
-		}))
-		defer srv.Close()
-		if err := b.P.DB.SetNotifyURL(ctx, sp.MchID, srv.URL); err != nil {
-			t.Fatal(err)
-		}
-		next := func(what string) map[string]string {
-			t.Helper()
-			select {
-			case e := <-events:
-				return e
-			case <-time.After(15 * time.Second):
-				t.Fatalf("no webhook for %s", what)
-			}
-			return nil
-		}
+		events := webhookSink(t, b, sp)
 		org := storagetest.Must(b.P.K12.NewOrganisation(ctx, sp.MchID, "", "一中"))
 		c, o := k12Client(t, b, sp), k12Client(t, b, other)
 		tokenOf := func() string {
@@ -283,8 +237,8 @@ func TestK12ContractsAndWebhooks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := next("signing")
-		if e["event_type"] != "FACEPAY.USER_STATE_CHANGE" || e["contract_id"] != ct.ContractID || e["user_id"] != u.UserID ||
+		e := events.wait(t, "FACEPAY.USER_STATE_CHANGE", "contract_state", "CONTRACTED")
+		if e["contract_id"] != ct.ContractID || e["user_id"] != u.UserID ||
 			e["out_user_id"] != "stu-777777" || e["organization_id"] != org.ID || e["mch_id"] != sp.MchID || e["contract_state"] != "CONTRACTED" ||
 			e["openid"] != b.P.Pay.OpenID(sp.AppID, payer) || e["appid"] != sp.AppID || e["notify_create_time"] == "" {
 			t.Fatalf("signing webhook: %v", e)
@@ -312,7 +266,7 @@ func TestK12ContractsAndWebhooks(t *testing.T) {
 		if err != nil || r.Response.StatusCode != 204 {
 			t.Fatalf("terminate: %v", err)
 		}
-		if e := next("termination"); e["contract_state"] != "TERMINATED" || e["contract_id"] != ct.ContractID {
+		if e := events.wait(t, "FACEPAY.USER_STATE_CHANGE", "contract_state", "TERMINATED"); e["contract_id"] != ct.ContractID {
 			t.Fatalf("termination webhook: %v", e)
 		}
 		r, _ = c.Get(ctx, "https://api.mch.weixin.qq.com/v3/offlineface/contracts/"+ct.ContractID)
@@ -327,7 +281,7 @@ func TestK12ContractsAndWebhooks(t *testing.T) {
 		if err != nil || again.ContractID == ct.ContractID {
 			t.Fatalf("re-sign: %+v %v", again, err)
 		}
-		if e := next("re-signing"); e["contract_id"] != again.ContractID || e["contract_state"] != "CONTRACTED" {
+		if e := events.wait(t, "FACEPAY.USER_STATE_CHANGE", "contract_id", again.ContractID); e["contract_state"] != "CONTRACTED" {
 			t.Fatalf("re-signing webhook: %v", e)
 		}
 	})

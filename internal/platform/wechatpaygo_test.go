@@ -2,14 +2,12 @@ package platform_test
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -19,32 +17,14 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
+	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v3wire"
 )
 
-// rewriteHost sends every request to the platform whatever host the SDK put in the
-// URL: the SDK's downloader hard-codes WeChat's host, and this transport is what the
-// README tells integrators to use.
-type rewriteHost struct {
-	target *url.URL
-	next   http.RoundTripper
-}
-
-func (rt rewriteHost) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.URL.Scheme, r.URL.Host, r.Host = rt.target.Scheme, rt.target.Host, rt.target.Host
-	return rt.next.RoundTrip(r)
-}
-
 func (b *bundle) sdkHTTPClient(t *testing.T) *http.Client {
 	t.Helper()
-	u, err := url.Parse(b.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &http.Client{Timeout: 10 * time.Second, Transport: rewriteHost{target: u,
-		next: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: b.CAPool}}}}
+	return platformtest.SDKHTTPClient(t, b.URL, b.CAPool)
 }
 
 const certificatesURL = "https://api.mch.weixin.qq.com/v3/certificates"

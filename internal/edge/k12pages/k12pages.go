@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/pay"
 )
 
-//go:embed collect.html sign.html repay.html style.css
+//go:embed collect.html sign.html repay.html style.css pages.js
 var pages embed.FS
 
 // Handler serves /k12/.
@@ -34,7 +35,7 @@ type Handler struct {
 func New(svc *k12.Service, p *pay.Service) *Handler {
 	h := &Handler{k12: svc, pay: p, mux: http.NewServeMux()}
 	for path, file := range map[string]string{"/k12/collect": "collect.html", "/k12/sign": "sign.html", k12.RepaymentPath: "repay.html",
-		"/k12/style.css": "style.css"} {
+		"/k12/style.css": "style.css", "/k12/pages.js": "pages.js"} {
 		h.mux.HandleFunc("GET "+path, h.file(file))
 	}
 	h.mux.HandleFunc("GET /k12/api/state", h.api(h.state))
@@ -56,8 +57,11 @@ func (h *Handler) file(name string) http.HandlerFunc {
 			return
 		}
 		ct := "text/html; charset=utf-8"
-		if name == "style.css" {
+		switch path.Ext(name) {
+		case ".css":
 			ct = "text/css; charset=utf-8"
+		case ".js":
+			ct = "text/javascript; charset=utf-8"
 		}
 		w.Header().Set("Content-Type", ct)
 		// The pages carry tokens in their URLs: keep them out of other sites' logs.
