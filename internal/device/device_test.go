@@ -157,3 +157,37 @@ func TestOfflineCredential(t *testing.T) {
 		t.Fatal("a credential for 0 fen was minted")
 	}
 }
+
+// TestSealToDevice: data sealed to a terminal's key opens only with that terminal's
+// private key and the same associated data, and any change to it is refused.
+func TestSealToDevice(t *testing.T) {
+	id, _ := NewIdentity()
+	other, _ := NewIdentity()
+	keyHex := Rawdata{PublicKey: &id.Key.PublicKey}.KeyHex()
+	msg := []byte(`{"users":[{"user_id":"U1"}]}`)
+	s, err := SealToDevice(keyHex, msg, []byte("library:8001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(s, "U1") {
+		t.Fatal("sealed data shows its plaintext")
+	}
+	got, err := OpenOnDevice(id.Key, s, []byte("library:8001"))
+	if err != nil || string(got) != string(msg) {
+		t.Fatalf("open: %q %v", got, err)
+	}
+	if _, err := OpenOnDevice(other.Key, s, []byte("library:8001")); err == nil {
+		t.Fatal("another terminal's key opened it")
+	}
+	if _, err := OpenOnDevice(id.Key, s, []byte("library:8002")); err == nil {
+		t.Fatal("it opened for another school's library")
+	}
+	b := []byte(s)
+	b[len(b)-3] ^= 1
+	if _, err := OpenOnDevice(id.Key, string(b), []byte("library:8001")); err == nil {
+		t.Fatal("altered data opened")
+	}
+	if s2, _ := SealToDevice(keyHex, msg, []byte("library:8001")); s2 == s {
+		t.Fatal("two sealings are identical: the ephemeral key is not fresh")
+	}
+}

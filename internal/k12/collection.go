@@ -44,6 +44,10 @@ type Faces interface {
 	Template(ctx context.Context, photo []byte) ([]float32, error)
 	// Enrol replaces a person's templates in a library.
 	Enrol(ctx context.Context, library, personID string, templates [][]float32) error
+	// Templates are a person's templates in a library (none when not enrolled).
+	Templates(ctx context.Context, library, personID string) [][]float32
+	// Model names the templates' model (pack and dimension).
+	Model() string
 }
 
 // ErrPhoto wraps every refusal of a photo, with the gate's reason.
@@ -56,8 +60,6 @@ type CollectionStore interface {
 	// OpenCollection is the user's collection not yet COMPLETE, if any.
 	OpenCollection(ctx context.Context, userID string) (Collection, bool, error)
 	Collections(ctx context.Context, orgID string, offset, limit int) ([]Collection, int, error)
-	// SignedUsers are the user_ids of an organisation's signed users with a face.
-	SignedUsers(ctx context.Context, orgID string) ([]string, error)
 }
 
 // Library is the face library of an organisation's users.
@@ -187,7 +189,7 @@ func (s *Service) RequireRecollection(ctx context.Context, orgID string, userIDs
 		return nil, notFound("the organisation")
 	}
 	if len(userIDs) == 0 {
-		all, err := s.collections.SignedUsers(ctx, orgID)
+		all, err := s.syncs.LibraryUsers(ctx, orgID)
 		if err != nil {
 			return nil, err
 		}

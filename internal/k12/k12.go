@@ -106,6 +106,7 @@ type Service struct {
 	contracts   ContractStore
 	debits      DebitStore
 	collections CollectionStore
+	syncs       SyncStore
 	faces       Faces
 	pay         *pay.Service
 	tenants     Tenants
@@ -119,6 +120,7 @@ type Config struct {
 	Contracts   ContractStore
 	Debits      DebitStore
 	Collections CollectionStore
+	Syncs       SyncStore
 	Faces       Faces        // nil: this process cannot collect faces
 	Pay         *pay.Service // orders, money and openids
 	Clock       clock.Clock
@@ -128,7 +130,7 @@ type Config struct {
 
 // New returns the service.
 func New(cfg Config) *Service {
-	return &Service{store: cfg.Store, contracts: cfg.Contracts, debits: cfg.Debits, collections: cfg.Collections, faces: cfg.Faces, pay: cfg.Pay, tenants: cfg.Tenants, sealer: cfg.Sealer,
+	return &Service{store: cfg.Store, contracts: cfg.Contracts, debits: cfg.Debits, collections: cfg.Collections, syncs: cfg.Syncs, faces: cfg.Faces, pay: cfg.Pay, tenants: cfg.Tenants, sealer: cfg.Sealer,
 		clock: cfg.Clock}
 }
 

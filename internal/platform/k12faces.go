@@ -77,6 +77,14 @@ func (f *K12Faces) Enrol(ctx context.Context, library, personID string, template
 	return f.libs.Enrol(ctx, face.Enrolment{Library: library, PersonID: personID, Vectors: templates, CreatedAt: f.now()})
 }
 
+// Templates implements k12.Faces.
+func (f *K12Faces) Templates(ctx context.Context, library, personID string) [][]float32 {
+	return f.libs.Vectors(ctx, library, personID)
+}
+
+// Model implements k12.Faces.
+func (f *K12Faces) Model() string { return f.pack.Model() }
+
 // Close closes an engine opened here.
 func (f *K12Faces) Close() error {
 	if f.owned && f.e != nil {

@@ -124,7 +124,13 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	if p.FaceID, p.Members, err = NewFaceID(db, p.Pay, cfg.Clock, cfg.FacePack); err != nil {
 		return nil, err
 	}
-	term := termhttp.New(termhttp.Config{Pay: p.Pay, FaceID: p.FaceID, Nonces: db, Clock: cfg.Clock, Logger: cfg.Logger})
+	faces, err := NewK12Faces(db, cfg.FacePack, cfg.FaceEngine, cfg.Clock.Now)
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, faces.Close)
+	p.K12 = NewK12(db, p.Pay, cfg.Clock, faces)
+	term := termhttp.New(termhttp.Config{Pay: p.Pay, FaceID: p.FaceID, K12: p.K12, Nonces: db, Clock: cfg.Clock, Logger: cfg.Logger})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.Dispatcher = notify.NewDispatcher(notify.Config{Store: db, Renderer: notifyhttp.Renderer{Store: db}, Clock: cfg.Clock,
@@ -135,12 +141,6 @@ func New(ctx context.Context, db *sqlstore.DB, cfg Config) (*Platform, error) {
 	}
 	v2.Register(v2http.BillAPI(p.Pay, p.Tenants, cfg.Clock))
 	v3 := v3http.New(v3http.Config{Store: db, Clock: cfg.Clock, Logger: cfg.Logger})
-	faces, err := NewK12Faces(db, cfg.FacePack, cfg.FaceEngine, cfg.Clock.Now)
-	if err != nil {
-		return nil, err
-	}
-	p.closers = append(p.closers, faces.Close)
-	p.K12 = NewK12(db, p.Pay, cfg.Clock, faces)
 	k12http.Register(v3, p.K12)
 	refundhttp.Register(v3, p.Pay, p.Tenants)
 	mux := http.NewServeMux()
@@ -197,7 +197,7 @@ func NewFaceID(db *sqlstore.DB, svc *pay.Service, c clock.Clock, pack string) (*
 // NewK12 builds the K12 service over db; admin commands use it as serve does.
 // faces may be nil: that process cannot take parents' photos.
 func NewK12(db *sqlstore.DB, svc *pay.Service, c clock.Clock, faces k12.Faces) *k12.Service {
-	return k12.New(k12.Config{Store: db, Contracts: db, Debits: db, Collections: db, Faces: faces, Pay: svc, Tenants: db,
+	return k12.New(k12.Config{Store: db, Contracts: db, Debits: db, Collections: db, Syncs: db, Faces: faces, Pay: svc, Tenants: db,
 		Sealer: db.Sealer(), Clock: c})
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/device"
+	"github.com/openfacepay/openfacepay/internal/k12"
 	"github.com/openfacepay/openfacepay/internal/wire/termwire"
 )
 
@@ -49,13 +50,15 @@ func (c *Client) NewRequest(ctx context.Context, path string, v any) (*http.Requ
 }
 
 // Do sends a request built by NewRequest and decodes the SDK map it answers into out.
-func (c *Client) Do(req *http.Request, out any) error {
+func (c *Client) Do(req *http.Request, out any) error { return c.do(req, out, 1<<20) }
+
+func (c *Client) do(req *http.Request, out any, limit int64) error {
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
@@ -86,6 +89,39 @@ func (c *Client) Member(ctx context.Context, r termwire.MemberRequest) (termwire
 		return out, err
 	}
 	return out, c.Do(req, &out)
+}
+
+// OfflineSync fetches the school's face library from version since: every page, opened
+// with the device key, in order. The last page's version is the one to ask from next.
+func (c *Client) OfflineSync(ctx context.Context, authinfo, orgID string, since int64, pageSize int) ([]k12.LibraryDelta, error) {
+	var pages []k12.LibraryDelta
+	after := ""
+	for {
+		req, _, err := c.NewRequest(ctx, termwire.PathOfflineSync, termwire.OfflineSyncRequest{AuthInfo: authinfo, Since: since, After: after, Limit: pageSize})
+		if err != nil {
+			return nil, err
+		}
+		var out termwire.OfflineSyncResponse
+		if err := c.do(req, &out, 16<<20); err != nil {
+			return nil, err
+		}
+		if out.ReturnCode != "SUCCESS" {
+			return nil, fmt.Errorf("library sync refused: %s %s", out.ReturnCode, out.ReturnMsg)
+		}
+		plain, err := device.OpenOnDevice(c.Identity.Key, out.Sealed, termwire.LibraryAAD(orgID))
+		if err != nil {
+			return nil, err
+		}
+		var d k12.LibraryDelta
+		if err := json.Unmarshal(plain, &d); err != nil {
+			return nil, fmt.Errorf("library page: %w", err)
+		}
+		pages = append(pages, d)
+		if d.Next == "" {
+			return pages, nil
+		}
+		after = d.Next
+	}
 }
 
 func nonceStr() string {

@@ -21,6 +21,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/face"
 	"github.com/openfacepay/openfacepay/internal/faceid"
+	"github.com/openfacepay/openfacepay/internal/k12"
 	"github.com/openfacepay/openfacepay/internal/member"
 	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/wire/termwire"
@@ -41,6 +42,7 @@ type NonceStore interface {
 type Config struct {
 	Pay    *pay.Service
 	FaceID *faceid.Service
+	K12    *k12.Service // offline kiosks' library sync
 	Nonces NonceStore
 	Clock  clock.Clock // real time, for timestamps and nonces
 	Logger *slog.Logger
@@ -60,6 +62,7 @@ func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST "+termwire.PathIdentify, h.identify)
 	h.mux.HandleFunc("POST "+termwire.PathMember, h.member)
+	h.mux.HandleFunc("POST "+termwire.PathOfflineSync, h.offlineSync)
 	h.mux.HandleFunc("/terminal/", func(w http.ResponseWriter, r *http.Request) {
 		write(w, http.StatusNotFound, answer{ReturnCode: "PARAM_ERROR", ReturnMsg: "no terminal API at " + r.Method + " " + r.URL.Path})
 	})
@@ -143,6 +146,36 @@ func (b *identifyBody) authinfo() string { return b.AuthInfo }
 type memberBody struct{ termwire.MemberRequest }
 
 func (b *memberBody) authinfo() string { return b.AuthInfo }
+
+type syncBody struct{ termwire.OfflineSyncRequest }
+
+func (b *syncBody) authinfo() string { return b.AuthInfo }
+
+// offlineSync answers a page of the school's library, sealed to the kiosk's key.
+func (h *Handler) offlineSync(w http.ResponseWriter, r *http.Request) {
+	var b syncBody
+	c, err := h.check(r, &b)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d, err := h.cfg.K12.LibraryDelta(r.Context(), c.auth, b.Since, b.After, b.Limit)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	plain, err := json.Marshal(d)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sealed, err := device.SealToDevice(c.auth.DeviceKey, plain, termwire.LibraryAAD(c.auth.OrgID))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	write(w, http.StatusOK, termwire.OfflineSyncResponse{ReturnCode: "SUCCESS", ReturnMsg: "OK", Sealed: sealed})
+}
 
 func (h *Handler) identify(w http.ResponseWriter, r *http.Request) {
 	var b identifyBody

@@ -134,7 +134,7 @@ func (db *DB) UpdateUser(ctx context.Context, u k12.User) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errcode.E(errcode.NotFound, "k12 user %s does not exist", u.UserID)
 		}
-		return nil
+		return tx.touchK12(ctx, u.OrgID, u.UserID)
 	})
 }
 
@@ -247,6 +247,9 @@ func (db *DB) SaveContract(ctx context.Context, c k12.Contract, u k12.User, n *n
 		}
 		if k, _ := res.RowsAffected(); k != 1 {
 			return errcode.E(errcode.NotFound, "k12 user %s does not exist", u.UserID)
+		}
+		if err := tx.touchK12(ctx, c.OrgID, u.UserID); err != nil {
+			return err
 		}
 		if n != nil {
 			return tx.InsertNotification(ctx, *n)

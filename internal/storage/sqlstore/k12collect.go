@@ -30,7 +30,10 @@ func (db *DB) SaveCollection(ctx context.Context, c k12.Collection) error {
 			ON CONFLICT (collection_id) DO UPDATE SET state = excluded.state, photo_sealed = excluded.photo_sealed,
 			template_sealed = excluded.template_sealed, uploaded_at = excluded.uploaded_at, confirmed_at = excluded.confirmed_at`,
 			c.ID, c.OrgID, c.UserID, c.State, photo, tpl, micros(c.RequestedAt), optMicros(c.UploadedAt), optMicros(c.ConfirmedAt))
-		return err
+		if err != nil || c.State != k12.CollectionComplete {
+			return err
+		}
+		return tx.touchK12(ctx, c.OrgID, c.UserID) // the confirmed face replaced the old one
 	})
 }
 
@@ -112,41 +115,12 @@ func (db *DB) Collections(ctx context.Context, orgID string, offset, limit int) 
 	return out, total, rows.Err()
 }
 
-// SignedUsers implements k12.CollectionStore.
-func (db *DB) SignedUsers(ctx context.Context, orgID string) ([]string, error) {
-	rows, err := db.query(ctx, `SELECT user_id FROM k12_users WHERE organization_id = ? AND contract_state = ? AND face_image_ok = 1 ORDER BY user_id`,
-		orgID, k12.Contracted)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
-}
-
 // ContractedUsersOfPayer implements k12.ContractStore.
 func (db *DB) ContractedUsersOfPayer(ctx context.Context, payerID string) ([]k12.User, error) {
-	rows, err := db.query(ctx, `SELECT user_id FROM k12_users WHERE payer_id = ? AND contract_state = ?`, payerID, k12.Contracted)
+	ids, err := db.strings(ctx, `SELECT user_id FROM k12_users WHERE payer_id = ? AND contract_state = ?`, payerID, k12.Contracted)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	var out []k12.User
 	for _, id := range ids {
 		u, ok, err := db.scanUser(db.queryRow(ctx, `SELECT `+userCols+` FROM k12_users WHERE user_id = ?`, id))

@@ -158,9 +158,11 @@ func prefixed(alias, cols string) string {
 
 // SetUserStatus implements k12.DebitTx.
 func (t *Tx) SetUserStatus(ctx context.Context, u k12.User) error {
-	_, err := t.Exec(ctx, `UPDATE k12_users SET status = ?, disabled_by = ?, updated_at = ? WHERE user_id = ?`,
-		u.Status, u.DisabledBy, micros(u.UpdatedAt), u.UserID)
-	return err
+	if _, err := t.Exec(ctx, `UPDATE k12_users SET status = ?, disabled_by = ?, updated_at = ? WHERE user_id = ?`,
+		u.Status, u.DisabledBy, micros(u.UpdatedAt), u.UserID); err != nil {
+		return err
+	}
+	return t.touchK12(ctx, u.OrgID, u.UserID)
 }
 
 // ContractInTx implements k12.DebitTx.

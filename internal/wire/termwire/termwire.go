@@ -31,9 +31,32 @@ const (
 
 // Paths of the terminal API.
 const (
-	PathIdentify = "/terminal/v1/identify"
-	PathMember   = "/terminal/v1/member"
+	PathIdentify    = "/terminal/v1/identify"
+	PathMember      = "/terminal/v1/member"
+	PathOfflineSync = "/terminal/v1/offline/sync"
 )
+
+// OfflineSyncRequest asks for a page of what changed in the school's face library
+// since the version the kiosk holds (0: everything), after the cursor of the
+// previous page.
+type OfflineSyncRequest struct {
+	AuthInfo string `json:"authinfo"`
+	Since    int64  `json:"since"`
+	After    string `json:"after,omitempty"`
+	Limit    int    `json:"limit,omitempty"` // users a page; 0 is the platform's default
+}
+
+// OfflineSyncResponse carries the page sealed to the device key (device.SealToDevice,
+// associated data LibraryAAD of the school): only the kiosk holding the key reads it.
+type OfflineSyncResponse struct {
+	ReturnCode string `json:"return_code"`
+	ReturnMsg  string `json:"return_msg"`
+	ErrCode    int    `json:"err_code,omitempty"`
+	Sealed     string `json:"sealed,omitempty"`
+}
+
+// LibraryAAD binds a sealed library page to its school.
+func LibraryAAD(orgID string) []byte { return []byte("k12-library:" + orgID) }
 
 // Message is what the device key signs: the method, the path, the timestamp, the
 // nonce and the body, each on its own line after a version line.
