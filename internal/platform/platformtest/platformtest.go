@@ -5,6 +5,7 @@ package platformtest
 
 import (
 	"context"
+	"crypto/tls"
 	"testing"
 	"time"
 
@@ -48,3 +49,6 @@ func Merchant(t *testing.T, p *platform.Platform) (tenant.Credentials, merchant.
 	cr := storagetest.Must(p.Tenants.Create(context.Background(), tenant.NewMerchant{}))
 	return cr, merchant.FromTenant(cr)
 }
+
+// TLSConfig trusts the platform's CA, for clients that reach its HTTPS listener.
+func TLSConfig(p *platform.Platform) *tls.Config { return &tls.Config{RootCAs: p.CA.Pool()} }
