@@ -20,6 +20,8 @@ import (
 func newKiosk() *cobra.Command {
 	var (
 		platformURL, data, addr, caFile, camera, liveness, pack, cache, logLevel string
+		mode, org                                                                string
+		syncEvery                                                                time.Duration
 		threads                                                                  int
 		timeouts                                                                 terminal.Timeouts
 	)
@@ -38,6 +40,18 @@ func newKiosk() *cobra.Command {
   POST /wxFacePay/{method}     the APICloud wxFacePay module's shape: {"status":true,…} or
                                {"status":false,"err":{"errorCode","msg"}}
   GET  /wxFacePay.js           api.require('wxFacePay') for a page, talking to this kiosk
+                               With --mode offline --org ORGANIZATION_ID, the K12 offline SDK
+                               instead: initWxpayface (needs the platform),
+                               getWxpayfaceRawdata (raw_data for offlineface/authinfo),
+                               preloadSdkEnv and manualUpdateFaceDatas (the common map:
+                               appid, mch_id, sub_mch_id, organization_id, authinfo),
+                               clearFaceDatas, getSdkInfo, setCameraPreview, startVerify,
+                               stopVerify, stopCamera, finishFaceVerify (user_phone),
+                               getFacePayCredential (user_id, recog_mode, total_fee ->
+                               face_token, the auth_code of offlineface/transactions),
+                               releaseWxpayface. The school's face library is pulled every
+                               --sync-interval and kept in --data sealed to the device key;
+                               recognition and credentials need no network.
   PUT  /kiosk/camera           a JPEG, PNG or WebP: what a still camera sees from then on
   POST /kiosk/frame            a JPEG frame from the kiosk page's camera (--camera page)
   POST /kiosk/phone            {"tail":"1234"}: the phone keypad's answer when asked
@@ -107,8 +121,20 @@ then the kiosk warns at start and on its page.`,
 			}
 			defer e.Close()
 			cam := terminal.NewCamera(src, nil, timeouts)
-			sdk, err := terminal.New(terminal.Config{DataDir: data, Platform: strings.TrimRight(platformURL, "/"), CAPool: pool,
-				Engine: e, Camera: cam, Liveness: liveness == "on", Logger: log})
+			tc := terminal.Config{DataDir: data, Platform: strings.TrimRight(platformURL, "/"), CAPool: pool,
+				Engine: e, Camera: cam, Liveness: liveness == "on", Logger: log}
+			var sdk terminal.Service
+			switch mode {
+			case "online":
+				sdk, err = terminal.New(tc)
+			case "offline":
+				if org == "" {
+					return fmt.Errorf("--mode offline needs --org: the organisation whose library this kiosk holds")
+				}
+				sdk, err = terminal.NewOffline(terminal.OfflineConfig{Config: tc, OrgID: org, SyncInterval: syncEvery})
+			default:
+				return fmt.Errorf("--mode is online or offline, not %q", mode)
+			}
 			if err != nil {
 				return err
 			}
@@ -129,7 +155,7 @@ then the kiosk warns at start and on its page.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&platformURL, "platform", "https://127.0.0.1:8443", "the platform's base URL")
-	f.StringVar(&data, "data", "./kiosk", "the kiosk's folder: its device key")
+	f.StringVar(&data, "data", "./kiosk", "the kiosk's folder: its device key (and, offline, the sealed face library)")
 	f.StringVar(&addr, "addr", "127.0.0.1:8600", "local API and page address (127.0.0.1 only)")
 	f.StringVar(&caFile, "ca", "", "PEM of the CA that issued the platform's HTTPS certificate (facepay admin ca)")
 	f.StringVar(&camera, "camera", "still", "page (the kiosk page's browser camera), still (set the picture with PUT /kiosk/camera), still:FILE or video:FILE.y4m (a recording, looped)")
@@ -138,6 +164,9 @@ then the kiosk warns at start and on its page.`,
 	f.StringVar(&cache, "models", modelpack.CacheDir(), "model cache folder (see `facepay models`)")
 	f.IntVar(&threads, "threads", 0, "onnxruntime threads per model (0: all cores)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&mode, "mode", "online", "online (the face payment SDK) or offline (the K12 offline SDK)")
+	f.StringVar(&org, "org", "", "with --mode offline: the organization_id whose face library this kiosk holds")
+	f.DurationVar(&syncEvery, "sync-interval", terminal.DefaultSyncInterval, "with --mode offline: how often the face library is pulled")
 	f.DurationVar(&timeouts.NoFaceGuide, "camera-no-face", terminal.DefaultTimeouts.NoFaceGuide, "camera protection: no face this long with the guide page on closes the camera")
 	f.DurationVar(&timeouts.NoFaceNoGuide, "camera-no-face-no-guide", terminal.DefaultTimeouts.NoFaceNoGuide, "camera protection: the same with the guide page off")
 	f.DurationVar(&timeouts.NoMatch, "camera-no-match", terminal.DefaultTimeouts.NoMatch, "camera protection: no match this long after recognition starts times out")

@@ -19,7 +19,8 @@ import (
 func newMerchant() *cobra.Command {
 	var (
 		platformURL, credsFile, addr, logLevel string
-		timeout                                time.Duration
+		k12Org, k12Sub, k12Queue               string
+		timeout, k12Retry                      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "merchant",
@@ -38,8 +39,23 @@ write one, against the platform at --platform with the credentials of
   GET  /merchant/orders/{out_trade_no}   orderquery
   POST /merchant/refund     {out_trade_no, out_refund_no, total_fee, refund_fee} over mutual TLS
 
+With --k12-org ORGANIZATION_ID --k12-sub SUB_MCH_ID (credentials of a service provider
+in public-key mode) it is also the service provider's K12 server of that school:
+
+  POST /merchant/k12/authinfo   {device_id, raw_data} -> the kiosk's offline authinfo, held
+                                an hour (it lives 36; the old one serves while the platform
+                                is unreachable)
+  POST /merchant/k12/debits     {face_token, user_id, total_fee[, out_trade_no]} -> 200 with
+                                the debit's outcome, or 202 QUEUED while the platform is
+                                unreachable: the credential is kept in --k12-queue and sent
+                                again every --k12-retry with the same out_trade_no
+  GET  /merchant/k12/debits[/{out_trade_no}]   what became of each
+  POST /merchant/k12/notify     the K12 webhooks (set it with admin merchant set-notify-url)
+  GET  /merchant/k12/blocked    students the platform disabled, for kiosks to refuse
+
 Kiosk pages on 127.0.0.1 may call it from another port (CORS). It talks to the
-platform with the project's v2 client code (signatures, XML), as any merchant would.`,
+platform with the project's v2 and v3 client code (signatures, XML, JSON), as any
+merchant would.`,
 		Example: `  facepay admin merchant create --data ./data --json > merchant.json
   facepay merchant --platform https://127.0.0.1:8443 --credentials merchant.json`,
 		Args: cobra.NoArgs,
@@ -56,7 +72,23 @@ platform with the project's v2 client code (signatures, XML), as any merchant wo
 			if err != nil {
 				return err
 			}
-			srv := merchant.New(merchant.Config{Client: c, Logger: newLogger(logLevel)})
+			mc := merchant.Config{Client: c, Logger: newLogger(logLevel)}
+			if k12Org != "" {
+				var v3 merchant.V3Credentials
+				_ = json.Unmarshal(raw, &v3)
+				if k12Sub == "" || v3.PlatformPublicKeyPEM == "" {
+					return fmt.Errorf("--k12-org needs --k12-sub and the credentials of a service provider with its platform public key")
+				}
+				vc, err := merchant.NewV3Client(strings.TrimRight(platformURL, "/"), v3, timeout)
+				if err != nil {
+					return err
+				}
+				if mc.K12, err = merchant.NewK12(merchant.K12Config{Client: vc, SubMchID: k12Sub, OrgID: k12Org, QueueFile: k12Queue, Retry: k12Retry}); err != nil {
+					return err
+				}
+				go mc.K12.Run(cmd.Context())
+			}
+			srv := merchant.New(mc)
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -71,6 +103,10 @@ platform with the project's v2 client code (signatures, XML), as any merchant wo
 	f.StringVar(&addr, "addr", "127.0.0.1:8700", "listen address")
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long one call to the platform may take before its answer counts as lost")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&k12Org, "k12-org", "", "serve the K12 side of this organisation's kiosks")
+	f.StringVar(&k12Sub, "k12-sub", "", "with --k12-org: the school's sub-merchant")
+	f.StringVar(&k12Queue, "k12-queue", "k12-queue.json", "with --k12-org: where credentials wait until the platform has answered their debit")
+	f.DurationVar(&k12Retry, "k12-retry", 10*time.Second, "with --k12-org: how often waiting debits are sent again")
 	return cmd
 }
 

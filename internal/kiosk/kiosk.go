@@ -25,7 +25,7 @@ import (
 
 // Config builds an Agent.
 type Config struct {
-	SDK      *terminal.SDK
+	SDK      terminal.Service // the online SDK, or the K12 offline one
 	Camera   *terminal.Camera
 	Still    *terminal.Still // the picture PUT /kiosk/camera sets; nil when the camera is real
 	Page     *PageCamera     // frames the kiosk page posts to /kiosk/frame; nil otherwise

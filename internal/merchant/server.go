@@ -20,6 +20,7 @@ import (
 // Config builds a Server.
 type Config struct {
 	Client *Client
+	K12    *K12 // the service provider's K12 side, when it runs one school's kiosks
 	Now    func() time.Time // when cached authinfo expires; the request's now is always real time
 	// Sleep waits between the pay loop's queries; tests pass one that returns at once.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -286,6 +287,9 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"result_code": ans.Get("result_code"), "err_code": ans.Get("err_code"),
 			"refund_id": ans.Get("refund_id"), "return_msg": ans.Get("return_msg")})
 	})
+	if s.cfg.K12 != nil {
+		s.cfg.K12.routes(mux)
+	}
 	return cors(mux)
 }
 

@@ -274,3 +274,29 @@ func randomDigits(n int) string {
 func PKCS12(i Issued, password string) ([]byte, error) {
 	return pkcs12.LegacyDES.Encode(i.Key, i.Cert, nil, password)
 }
+
+// ParseRSAPublicKeyPEM reads an RSA public key (PKIX "PUBLIC KEY" or a certificate's).
+func ParseRSAPublicKeyPEM(b []byte) (*rsa.PublicKey, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("pki: no PEM block")
+	}
+	var key any
+	var err error
+	if block.Type == "CERTIFICATE" {
+		var c *x509.Certificate
+		if c, err = x509.ParseCertificate(block.Bytes); err == nil {
+			key = c.PublicKey
+		}
+	} else {
+		key, err = x509.ParsePKIXPublicKey(block.Bytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("pki: not an RSA public key")
+	}
+	return pub, nil
+}

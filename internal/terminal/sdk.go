@@ -99,6 +99,23 @@ type Config struct {
 	Rand     *rand.Rand
 }
 
+// Service is a face SDK a kiosk agent serves: the online build (SDK) or the K12
+// offline build (Offline), which share no functions but the call-order rules.
+type Service interface {
+	// Call runs one function with the Android map and answers the callback's map.
+	Call(ctx context.Context, fn string, p map[string]any) Answer
+	// Cancel ends a running recognition (the person's cancel).
+	Cancel()
+	State() State
+	SetPrompter(p Prompter)
+	Identity() device.Identity
+}
+
+var (
+	_ Service = (*SDK)(nil)
+	_ Service = (*Offline)(nil)
+)
+
 // SDK is one kiosk's face service: the state machine and every online function.
 type SDK struct {
 	cfg    Config
