@@ -20,7 +20,7 @@ import (
 // Config builds a Server.
 type Config struct {
 	Client *Client
-	K12    *K12 // the service provider's K12 side, when it runs one school's kiosks
+	K12    *K12             // the service provider's K12 side, when it runs one school's kiosks
 	Now    func() time.Time // when cached authinfo expires; the request's now is always real time
 	// Sleep waits between the pay loop's queries; tests pass one that returns at once.
 	Sleep func(ctx context.Context, d time.Duration) error
