@@ -5,7 +5,7 @@ ADDR      ?= 127.0.0.1:8443
 FUZZTIME  ?= 20s
 BIN       := bin/facepay
 
-.PHONY: run build models bench-tools bench-face test test-go vet fuzz clean help screenshots
+.PHONY: run build models bench-tools bench-face test test-go vet fuzz clean help screenshots demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ bench-tools: ## build bin/searchbench (FAISS, hnswlib; installs Debian's libfais
 bench-face: build models bench-tools ## the face benchmarks of the README: bench face and bench face-quality
 	$(BIN) bench face
 	$(BIN) bench face-quality
+
+demo: build models ## a whole school in one command: the K12 product and a face payment walked through, then running until Ctrl-C
+	$(BIN) demo
 
 run: build models ## build and start the platform on SQLite in ./data
 	$(BIN) serve --data $(DATA) --addr $(ADDR)

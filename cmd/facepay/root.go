@@ -39,7 +39,7 @@ at the printed URL with the printed credentials.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newKiosk(), newMerchant(), newAdmin(), newBench(), newModels())
+	root.AddCommand(newServe(), newKiosk(), newMerchant(), newAdmin(), newBench(), newModels(), newDemo())
 	return root
 }
 
