@@ -14,6 +14,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/pki"
@@ -135,6 +136,7 @@ type K12Config struct {
 	OrgID     string
 	QueueFile string        // where credentials wait for their debit ("" keeps them in memory)
 	Retry     time.Duration // how often waiting debits are sent again; 10 s when zero
+	Workers   int           // debits sent at once when flushing a backlog; 4 when zero
 	Now       func() time.Time
 }
 
@@ -173,6 +175,7 @@ type K12 struct {
 	blocked  map[string]string // user_id → why, from the webhooks
 	events   []map[string]any
 	kick     chan struct{}
+	journal  *os.File // the queue file: one JSON line per debit received or settled
 }
 
 // NewK12 loads the queue file, if any.
@@ -180,25 +183,22 @@ func NewK12(cfg K12Config) (*K12, error) {
 	if cfg.Retry == 0 {
 		cfg.Retry = 10 * time.Second
 	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	k := &K12{cfg: cfg, debits: map[string]*Debit{}, authinfo: map[string]cached{}, blocked: map[string]string{}, kick: make(chan struct{}, 1)}
 	if cfg.QueueFile != "" {
-		b, err := os.ReadFile(cfg.QueueFile)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := k.load(); err != nil {
 			return nil, err
 		}
-		if len(b) > 0 {
-			var list []*Debit
-			if err := json.Unmarshal(b, &list); err != nil {
-				return nil, fmt.Errorf("%s: %w", cfg.QueueFile, err)
-			}
-			for _, d := range list {
-				k.debits[d.OutTradeNo] = d
-				k.order = append(k.order, d.OutTradeNo)
-			}
+		f, err := os.OpenFile(cfg.QueueFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, err
 		}
+		k.journal = f
 	}
 	return k, nil
 }
@@ -252,7 +252,8 @@ func (k *K12) Submit(ctx context.Context, d Debit) (Debit, error) {
 	d.State, d.ReceivedAt = Queued, k.cfg.Now().Format(time.RFC3339)
 	k.debits[d.OutTradeNo] = &d
 	k.order = append(k.order, d.OutTradeNo)
-	err := k.saveLocked()
+	// The credential is on disk before anyone hears it was taken.
+	err := k.record(&d, true)
 	k.mu.Unlock()
 	if err != nil {
 		return Debit{}, err
@@ -293,10 +294,13 @@ func (k *K12) send(ctx context.Context, outTradeNo string) (Debit, error) {
 	default:
 		cur.State, cur.TradeState, cur.ErrorType, cur.DebtState, cur.TransactionID = Done, out.TradeState, out.ErrorType, out.DebtState, out.TransactionID
 	}
-	if cur.State != Queued {
-		cur.AuthCode = "" // spent or refused: the credential is no longer kept
+	if cur.State == Queued {
+		return *cur, nil
 	}
-	return *cur, k.saveLocked()
+	cur.AuthCode = "" // spent or refused: the credential is no longer kept
+	// Not synced: if this line is lost, the debit is sent again with its out_trade_no
+	// and the platform answers the first result.
+	return *cur, k.record(cur, false)
 }
 
 // Run sends the waiting debits every Retry until ctx ends.
@@ -314,23 +318,46 @@ func (k *K12) Run(ctx context.Context) {
 	}
 }
 
-// Flush sends every waiting debit once, oldest first; it answers how many still wait.
+// Flush sends every waiting debit once, oldest first, Workers at a time (the
+// debits of one user in order, so a day's limit is judged as the lunches came); it
+// answers how many still wait.
 func (k *K12) Flush(ctx context.Context) int {
 	k.mu.Lock()
-	var waiting []string
+	byUser := map[string][]string{}
+	var users []string
 	for _, no := range k.order {
-		if k.debits[no].State == Queued {
-			waiting = append(waiting, no)
+		if d := k.debits[no]; d.State == Queued {
+			if byUser[d.UserID] == nil {
+				users = append(users, d.UserID)
+			}
+			byUser[d.UserID] = append(byUser[d.UserID], no)
 		}
 	}
 	k.mu.Unlock()
-	left := 0
-	for _, no := range waiting {
-		if d, err := k.send(ctx, no); err != nil || d.State == Queued {
-			left++
-		}
+	var (
+		left atomic.Int64
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range k.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(users) {
+					return
+				}
+				for _, no := range byUser[users[i]] {
+					if d, err := k.send(ctx, no); err != nil || d.State == Queued {
+						left.Add(1)
+					}
+				}
+			}
+		}()
 	}
-	return left
+	wg.Wait()
+	return int(left.Load())
 }
 
 // Debits lists the debits, oldest first.
@@ -346,23 +373,57 @@ func (k *K12) Debits() []Debit {
 	return out
 }
 
-func (k *K12) saveLocked() error {
-	if k.cfg.QueueFile == "" {
+// record appends the debit as it now stands to the queue file; sync makes it
+// durable before returning.
+func (k *K12) record(d *Debit, sync bool) error {
+	if k.journal == nil {
 		return nil
 	}
-	list := make([]*Debit, 0, len(k.order))
-	for _, no := range k.order {
-		list = append(list, k.debits[no])
-	}
-	b, err := json.Marshal(list)
+	b, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
-	tmp := k.cfg.QueueFile + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if _, err := k.journal.Write(append(b, '\n')); err != nil {
 		return err
 	}
-	return os.Rename(tmp, k.cfg.QueueFile)
+	if sync {
+		return k.journal.Sync()
+	}
+	return nil
+}
+
+// load replays the queue file: the last line of each debit is how it stands.
+func (k *K12) load() error {
+	b, err := os.ReadFile(k.cfg.QueueFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var d Debit
+		if err := json.Unmarshal(line, &d); err != nil {
+			// A line cut by a crash mid-write was never acknowledged: skip it.
+			continue
+		}
+		if _, seen := k.debits[d.OutTradeNo]; !seen {
+			k.order = append(k.order, d.OutTradeNo)
+		}
+		k.debits[d.OutTradeNo] = &d
+	}
+	return nil
+}
+
+// Close closes the queue file.
+func (k *K12) Close() error {
+	if k.journal == nil {
+		return nil
+	}
+	return k.journal.Close()
 }
 
 // Notify receives a K12 webhook: it must verify with the platform key and decrypt

@@ -210,6 +210,7 @@ func TestK12OutageEndToEnd(t *testing.T) {
 				t.Fatalf("a replay during the outage: %d", st)
 			}
 			server.Close() // the server restarts during the outage; its queue is on disk
+			_ = spk.Close()
 			spk, server = startServer()
 			defer server.Close()
 			if err := p.DB.SetNotifyURL(ctx, sp.MchID, server.URL+"/merchant/k12/notify"); err != nil {
