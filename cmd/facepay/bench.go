@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -11,6 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openfacepay/openfacepay/internal/bench"
+	"github.com/openfacepay/openfacepay/internal/face/engine"
+	"github.com/openfacepay/openfacepay/internal/face/eval"
+	"github.com/openfacepay/openfacepay/internal/face/modelpack"
+	"github.com/openfacepay/openfacepay/internal/face/vision"
 )
 
 func newBench() *cobra.Command {
@@ -72,7 +78,7 @@ on the same machine and shares its cores.`,
 	payCmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
 	payCmd.Flags().IntVar(&payers, "payers", 200, "wallets the payments are spread over")
 	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (server and client, one process) to this file for go tool pprof")
-	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12())
+	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk())
 	return cmd
 }
 
@@ -153,5 +159,81 @@ and p99, the ratio debits/s : ceiling, and how long the whole school took to pay
 	cmd.Flags().IntVar(&concurrency, "concurrency", 16, "keep-alive connections")
 	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of the ceiling phase")
 	cmd.Flags().IntVar(&students, "students", 3000, "students in the school, each paying one lunch")
+	return cmd
+}
+
+func newBenchK12Kiosk() *cobra.Command {
+	var (
+		students, kiosks, signings, workers int
+		interval                            time.Duration
+		sizes                               []int
+		pack, cache                         string
+	)
+	cmd := &cobra.Command{
+		Use:   "k12-kiosk",
+		Short: "K12 kiosks: library sync to a school's kiosks, offline recognition by library size, a day's debits after an outage",
+		Long: `On a platform over SQLite in a temporary directory, with the face models:
+  1. a school of --students signed students (each enrolment passes the gates once, on a
+     real photograph, and every student gets that template) and --kiosks offline kiosks
+     pulling the whole library at once: time of one kiosk's full sync;
+  2. --signings new students signed one after another while each kiosk polls every
+     --interval: delay from a signing to each kiosk holding it (p50/p99 over signings ×
+     kiosks; with the default interval of a kiosk, 1 minute, add up to that);
+  3. offline recognition at each --sizes: embedding another photo of the real student,
+     and the 1:N search of the kiosk's library (the rest of the library is random unit
+     vectors, not faces: no package ships 30 000 faces);
+  4. every student's lunch kept by the service provider's server while its line to the
+     platform is cut, then sent together with --workers: debits per second; each must
+     succeed once and the ledger balance.`,
+		Example: `  facepay bench k12-kiosk
+  facepay bench k12-kiosk --students 300 --kiosks 5 --sizes 3000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := engine.Open(engine.Config{Pack: pack, Cache: cache, Warn: os.Stderr})
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			photo, err := fs.ReadFile(eval.Slice(), "p01/img62.jpg")
+			if err != nil {
+				return err
+			}
+			probeRaw, err := fs.ReadFile(eval.Slice(), "p01/img17.jpg")
+			if err != nil {
+				return err
+			}
+			probe, err := vision.Decode(bytes.NewReader(probeRaw))
+			if err != nil {
+				return err
+			}
+			rep, err := bench.RunK12Kiosk(cmd.Context(), bench.K12KioskConfig{Engine: e, Photo: photo, Probe: probe, Students: students,
+				Kiosks: kiosks, Signings: signings, Interval: interval, LibrarySizes: sizes, Workers: workers, Progress: os.Stderr})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+			fmt.Fprintf(out, "a school of %d students, %d kiosks, GOMAXPROCS %d, pack %s\n", rep.Students, rep.Kiosks, runtime.GOMAXPROCS(0), e.Pack.Name)
+			fmt.Fprintf(out, "full library sync, all kiosks at once: p50 %.0f ms, p99 %.0f ms\n", ms(rep.FullSync.P50), ms(rep.FullSync.P99))
+			fmt.Fprintf(out, "signing → every kiosk (polling every %s; %d samples): p50 %.0f ms, p99 %.0f ms\n", rep.Interval, rep.Propagation.N,
+				ms(rep.Propagation.P50), ms(rep.Propagation.P99))
+			for _, r := range rep.Recognition {
+				fmt.Fprintf(out, "offline recognition, library of %d (%d synthetic): embed p50 %.1f ms, search p50 %.2f ms p99 %.2f ms, total p50 %.1f ms p99 %.1f ms, right person %v\n",
+					r.Size, r.SyntheticFill, ms(r.Probe.P50), ms(r.Search.P50), ms(r.Search.P99), ms(r.Total.P50), ms(r.Total.P99), r.RightPerson)
+			}
+			fmt.Fprintf(out, "after the outage: %d lunches sent in %.1f s: %.0f debits/s (%d done, %d refused)\n", rep.Backlog,
+				rep.BacklogElapsed.Seconds(), float64(rep.Backlog)/rep.BacklogElapsed.Seconds(), rep.BacklogDone, rep.BacklogRefused)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&students, "students", 3000, "students in the school")
+	f.IntVar(&kiosks, "kiosks", 20, "kiosks syncing the school's library")
+	f.IntVar(&signings, "signings", 10, "new students signed while the kiosks poll")
+	f.DurationVar(&interval, "interval", time.Second, "how often each kiosk polls during the signings")
+	f.IntSliceVar(&sizes, "sizes", []int{3000, 30000}, "library sizes for offline recognition")
+	f.IntVar(&workers, "workers", 8, "the service provider's server's flush workers")
+	f.StringVar(&pack, "pack", os.Getenv("FACEPAY_PACK"), "face model pack (open, faceplugin)")
+	f.StringVar(&cache, "models", modelpack.CacheDir(), "model cache folder (see `facepay models`)")
 	return cmd
 }

@@ -217,6 +217,38 @@ func (l *Libraries) Vectors(ctx context.Context, library, personID string) [][]f
 	return out
 }
 
+// PersonStore is a Store that also reads some people's templates without the rest
+// of the library.
+type PersonStore interface {
+	PersonTemplates(ctx context.Context, library string, persons []string) ([]Template, error)
+}
+
+// VectorsOf returns copies of the templates of several people (for syncing a
+// library elsewhere), reading only theirs when the store can.
+func (l *Libraries) VectorsOf(ctx context.Context, library string, persons []string) (map[string][][]float32, error) {
+	var ts []Template
+	var err error
+	if ps, ok := l.store.(PersonStore); ok {
+		ts, err = ps.PersonTemplates(ctx, library, persons)
+	} else {
+		ts, err = l.store.Templates(ctx, library)
+	}
+	if err != nil {
+		return nil, err
+	}
+	want := make(map[string]bool, len(persons))
+	for _, p := range persons {
+		want[p] = true
+	}
+	out := map[string][][]float32{}
+	for _, t := range ts {
+		if want[t.PersonID] && (l.model == "" || t.Model == l.model) {
+			out[t.PersonID] = append(out[t.PersonID], t.Vector)
+		}
+	}
+	return out, nil
+}
+
 // Delete removes a person from a library.
 func (l *Libraries) Delete(ctx context.Context, library, personID string) (bool, error) {
 	if _, err := l.index(ctx, library); err != nil {

@@ -44,8 +44,8 @@ type Faces interface {
 	Template(ctx context.Context, photo []byte) ([]float32, error)
 	// Enrol replaces a person's templates in a library.
 	Enrol(ctx context.Context, library, personID string, templates [][]float32) error
-	// Templates are a person's templates in a library (none when not enrolled).
-	Templates(ctx context.Context, library, personID string) [][]float32
+	// Templates are some people's templates in a library (absent when not enrolled).
+	Templates(ctx context.Context, library string, personIDs []string) (map[string][][]float32, error)
 	// Model names the templates' model (pack and dimension).
 	Model() string
 }

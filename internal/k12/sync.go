@@ -90,22 +90,22 @@ func (s *Service) LibraryDelta(ctx context.Context, a device.AuthInfo, since int
 	}
 	d.Full = d.Full && after == ""
 	end := min(len(ids), start+limit)
-	for _, id := range ids[start:end] {
+	page := ids[start:end]
+	tpls, err := s.faces.Templates(ctx, Library(a.OrgID), page)
+	if err != nil {
+		return LibraryDelta{}, err
+	}
+	for _, id := range page {
 		u, ok, err := s.syncs.UserByID(ctx, a.OrgID, id)
 		if err != nil {
 			return LibraryDelta{}, err
 		}
-		if !ok || !inLibrary(u) {
-			d.Removes = append(d.Removes, id)
-			continue
-		}
-		tpl := s.faces.Templates(ctx, Library(a.OrgID), id)
-		if len(tpl) == 0 {
+		if !ok || !inLibrary(u) || len(tpls[id]) == 0 {
 			d.Removes = append(d.Removes, id)
 			continue
 		}
 		d.Upserts = append(d.Upserts, LibraryEntry{UserID: u.UserID, OutUserID: u.OutUserID, PhoneTail: phoneTail(u.Phone),
-			Status: u.Status, Templates: tpl})
+			Status: u.Status, Templates: tpls[id]})
 	}
 	if end < len(ids) {
 		d.Next = ids[end-1]

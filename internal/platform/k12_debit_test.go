@@ -236,6 +236,25 @@ func TestK12Withholding(t *testing.T) {
 		}
 		_, err = other.c.Post(ctx, offlineBase+"/transactions", other.debitBody(fresh, "LUNCH-0003", 200))
 		wantAPIError(t, "another service provider's credential", err, 400, "PARAM_ERROR")
+		// Credentials past their lifetime, from the kiosk's future, or for another user.
+		mint := func(userID string, at time.Time) string {
+			c, _ := device.MintOfflineCredential(s.kiosk.Key, device.OfflineClaims{AuthInfo: s.authinfo, UserID: userID, Amount: 200,
+				IssuedAt: at.Unix(), Nonce: randid.Hex(8)})
+			return c
+		}
+		for name, cred := range map[string]string{
+			"a credential 25 hours old":          mint(user, time.Now().Add(-25*time.Hour)),
+			"a credential from 10 minutes ahead": mint(user, time.Now().Add(10*time.Minute)),
+		} {
+			_, err := s.c.Post(ctx, offlineBase+"/transactions", s.debitBody(cred, "LUNCH-0004", 200))
+			wantAPIError(t, name, err, 400, "PARAM_ERROR")
+		}
+		// Another kiosk's key cannot sign for this kiosk's authinfo.
+		thief, _ := device.NewIdentity()
+		forged, _ := device.MintOfflineCredential(thief.Key, device.OfflineClaims{AuthInfo: s.authinfo, UserID: user, Amount: 200,
+			IssuedAt: time.Now().Unix(), Nonce: "x"})
+		_, err = s.c.Post(ctx, offlineBase+"/transactions", s.debitBody(forged, "LUNCH-0004", 200))
+		wantAPIError(t, "a credential signed by another device", err, 400, "PARAM_ERROR")
 		wantOutcome(t, "the credential after refusals", s.debit(t, s.debitBody(fresh, "LUNCH-0003", 200)), "SUCCESS", "", "NO_DEBT")
 
 		// Limits (inclusive): 100 CNY a debit, 500 CNY a day, refused debits not counted.

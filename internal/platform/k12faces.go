@@ -78,8 +78,8 @@ func (f *K12Faces) Enrol(ctx context.Context, library, personID string, template
 }
 
 // Templates implements k12.Faces.
-func (f *K12Faces) Templates(ctx context.Context, library, personID string) [][]float32 {
-	return f.libs.Vectors(ctx, library, personID)
+func (f *K12Faces) Templates(ctx context.Context, library string, personIDs []string) (map[string][][]float32, error) {
+	return f.libs.VectorsOf(ctx, library, personIDs)
 }
 
 // Model implements k12.Faces.

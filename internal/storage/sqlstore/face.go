@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/openfacepay/openfacepay/internal/face"
 )
@@ -91,7 +92,27 @@ func (db *DB) DeleteTemplate(ctx context.Context, library, personID string) (fou
 
 // Templates implements face.Store.
 func (db *DB) Templates(ctx context.Context, library string) ([]face.Template, error) {
-	rows, err := db.query(ctx, `SELECT person_id, seq, phone_tail, model, dim, vector_sealed, created_at FROM face_templates WHERE library = ? ORDER BY person_id, seq`, library)
+	return db.templates(ctx, library, `SELECT person_id, seq, phone_tail, model, dim, vector_sealed, created_at FROM face_templates
+		WHERE library = ? ORDER BY person_id, seq`, library)
+}
+
+var _ face.PersonStore = (*DB)(nil)
+
+// PersonTemplates implements face.PersonStore: the templates of some people only.
+func (db *DB) PersonTemplates(ctx context.Context, library string, persons []string) ([]face.Template, error) {
+	if len(persons) == 0 {
+		return nil, nil
+	}
+	args := []any{library}
+	for _, p := range persons {
+		args = append(args, p)
+	}
+	return db.templates(ctx, library, `SELECT person_id, seq, phone_tail, model, dim, vector_sealed, created_at FROM face_templates
+		WHERE library = ? AND person_id IN (?`+strings.Repeat(", ?", len(persons)-1)+`) ORDER BY person_id, seq`, args...)
+}
+
+func (db *DB) templates(ctx context.Context, library, q string, args ...any) ([]face.Template, error) {
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
