@@ -136,6 +136,52 @@ func TestK12ThroughTheBinary(t *testing.T) {
 			if payer["balance"] != float64(1000-800+300-500) {
 				t.Fatalf("wallet at the end: %v", payer)
 			}
+
+			// The canteen's kiosk: `facepay kiosk --mode offline` on the school's library.
+			ca := filepath.Join(t.TempDir(), "ca.pem")
+			if err := os.WriteFile(ca, []byte(sp.TLSCAPEM), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			probe, _ := filepath.Abs(filepath.Join("..", "..", "internal", "face", "eval", "testdata", "deepface-slice", "p04", "img50.jpg"))
+			var stderr lockedBuffer
+			first := startProcess(t, &stderr, "kiosk", "--mode", "offline", "--org", org["organization_id"], "--platform", serveURL, "--ca", ca,
+				"--data", t.TempDir(), "--addr", "127.0.0.1:0", "--camera", "still:"+probe, "--liveness", "off", "--sync-interval", "1h")
+			if !strings.HasPrefix(first, "kiosk agent on ") {
+				t.Fatalf("offline kiosk: %q %s", first, stderr.String())
+			}
+			local := strings.Fields(strings.TrimPrefix(first, "kiosk agent on "))[0]
+			sdk := func(fn string, p map[string]any) map[string]any { return postJSON(t, local+"/wxpayface/"+fn, p) }
+			if a := sdk("initWxpayface", map[string]any{}); a["return_code"] != "SUCCESS" {
+				t.Fatalf("offline kiosk init: %v", a)
+			}
+			kai := v3Post(t, c, "/v3/offlineface/authinfo", map[string]string{"sp_appid": sp.AppID, "sub_mchid": sub.MchID,
+				"device_id": "CANTEEN-2", "raw_data": sdk("getWxpayfaceRawdata", map[string]any{})["rawdata"].(string), "organization_id": org["organization_id"]})
+			common := map[string]any{"appid": sp.AppID, "mch_id": sp.MchID, "sub_mch_id": sub.MchID, "organization_id": org["organization_id"], "authinfo": kai["authinfo"]}
+			if a := sdk("manualUpdateFaceDatas", common); a["return_code"] != "SUCCESS" || a["user_count"] != float64(1) {
+				t.Fatalf("offline kiosk library: %v %s", a, stderr.String())
+			}
+			if v := sdk("startVerify", common); v["return_code"] != "SUCCESS" {
+				t.Fatalf("startVerify: %v", v)
+			}
+			if f := sdk("finishFaceVerify", common); f["user_info"].(map[string]any)["user_id"] != signed["user_id"] {
+				t.Fatalf("finishFaceVerify: %v", f)
+			}
+			common["user_id"], common["total_fee"], common["recog_mode"] = signed["user_id"], "200", "0"
+			token := sdk("getFacePayCredential", common)["face_token"]
+			offlineDebit := func(out string) map[string]any {
+				return v3Post(t, c, "/v3/offlineface/transactions", map[string]any{"auth_code": token, "sp_mchid": sp.MchID, "sub_mchid": sub.MchID,
+					"amount": map[string]any{"total": 200, "currency": "CNY"}, "scene_info": map[string]string{"device_ip": "10.1.1.3"},
+					"out_trade_no": out, "business": map[string]int{"business_product_id": 2, "business_scene_id": 3}})
+			}
+			// The school's risk rule allows only CANTEEN-1: the new kiosk is refused, the
+			// credential stays good, and once allowed the same credential pays.
+			if d := offlineDebit("E2E-OFFLINE-1"); d["error_type"] != "RISK_CONTROL" {
+				t.Fatalf("a kiosk the risk rule does not allow: %v", d)
+			}
+			run(t, logs, append([]string{"admin", "k12", "org", "set-risk", "--org", org["organization_id"], "--devices", "CANTEEN-1,CANTEEN-2"}, store...)...)
+			if d := offlineDebit("E2E-OFFLINE-2"); d["trade_state"] != "SUCCESS" {
+				t.Fatalf("the offline kiosk's credential: %v", d)
+			}
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/face/facetest"
 	"github.com/openfacepay/openfacepay/internal/k12"
 	"github.com/openfacepay/openfacepay/internal/kiosk"
@@ -149,6 +150,10 @@ func TestK12OutageEndToEnd(t *testing.T) {
 			if a := sdkCall("initWxpayface", map[string]any{}); a["return_code"] != "SUCCESS" {
 				t.Fatalf("init: %v", a)
 			}
+			// The APICloud shape serves the offline SDK too.
+			if _, a := postJSON(t, ks.URL+"/wxFacePay/getSdkInfo", map[string]any{}); a["status"] != true || a["sdk_version"] != terminal.OfflineSDKVersion {
+				t.Fatalf("getSdkInfo in the APICloud shape: %v", a)
+			}
 			rd := sdkCall("getWxpayfaceRawdata", map[string]any{})
 			_, ai := postJSON(t, server.URL+"/merchant/k12/authinfo", map[string]any{"device_id": "CANTEEN-1", "raw_data": rd["rawdata"]})
 			common := map[string]any{"appid": sp.AppID, "mch_id": sp.MchID, "sub_mch_id": sub.MchID, "organization_id": org.ID, "authinfo": ai["authinfo"]}
@@ -269,5 +274,53 @@ func TestK12OutageEndToEnd(t *testing.T) {
 				t.Fatalf("ledger: %+v", a)
 			}
 		})
+	}
+}
+
+// TestK12AuthInfoRefresh: the service provider's server fetches a kiosk's offline
+// authinfo, holds it an hour, fetches a new one after that, and while the platform is
+// unreachable keeps serving the one it holds until its 36 hours are over.
+func TestK12AuthInfoRefresh(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := platformtest.Start(t, "sqlite")
+	sp := storagetest.Must(p.Tenants.Create(ctx, tenant.NewMerchant{Kind: tenant.ServiceProvider, PlatformMode: tenant.PublicKeyMode}))
+	sub := storagetest.Must(p.Tenants.Create(ctx, tenant.NewMerchant{Kind: tenant.SubMerchant, ParentMchID: sp.MchID}))
+	org := storagetest.Must(p.K12.NewOrganisation(ctx, sp.MchID, sub.MchID, "一小"))
+	target, _ := url.Parse(p.Server.URL())
+	cut := &line{proxy: httputil.NewSingleHostReverseProxy(target)}
+	cut.proxy.Transport = &http.Transport{TLSClientConfig: platformtest.TLSConfig(p)}
+	front := httptest.NewServer(cut)
+	defer front.Close()
+	var v3 merchant.V3Credentials
+	raw, _ := json.Marshal(sp)
+	_ = json.Unmarshal(raw, &v3)
+	client := storagetest.Must(merchant.NewV3Client(front.URL, v3, 5*time.Second))
+	now := time.Now()
+	k := storagetest.Must(merchant.NewK12(merchant.K12Config{Client: client, SubMchID: sub.MchID, OrgID: org.ID, Now: func() time.Time { return now }}))
+	id, _ := device.NewIdentity()
+	rd, _ := device.MakeRawdata(id, time.Now())
+
+	first, _, cached, err := k.AuthInfo(ctx, "CANTEEN-1", rd)
+	if err != nil || cached {
+		t.Fatalf("first fetch: cached %v, %v", cached, err)
+	}
+	now = now.Add(59 * time.Minute)
+	if again, _, cached, _ := k.AuthInfo(ctx, "CANTEEN-1", rd); again != first || !cached {
+		t.Fatal("within the hour the held authinfo is not served")
+	}
+	now = now.Add(2 * time.Minute)
+	second, _, cached, err := k.AuthInfo(ctx, "CANTEEN-1", rd)
+	if err != nil || cached || second == first {
+		t.Fatalf("after an hour: a new authinfo was not fetched (cached %v, %v)", cached, err)
+	}
+	cut.down.Store(true)
+	now = now.Add(20 * time.Hour)
+	if held, _, cached, err := k.AuthInfo(ctx, "CANTEEN-1", rd); err != nil || !cached || held != second {
+		t.Fatalf("during an outage the valid authinfo is not served: %v", err)
+	}
+	now = now.Add(17 * time.Hour)
+	if _, _, _, err := k.AuthInfo(ctx, "CANTEEN-1", rd); err == nil {
+		t.Fatal("an authinfo past its 36 hours was served")
 	}
 }
