@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"slices"
@@ -25,6 +23,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/face/vision"
 	"github.com/openfacepay/openfacepay/internal/k12"
 	"github.com/openfacepay/openfacepay/internal/merchant"
+	"github.com/openfacepay/openfacepay/internal/netcut"
 	"github.com/openfacepay/openfacepay/internal/platform"
 	"github.com/openfacepay/openfacepay/internal/randid"
 	"github.com/openfacepay/openfacepay/internal/tenant"
@@ -348,16 +347,8 @@ func offlineRecognition(ctx context.Context, cfg K12KioskConfig, real []float32,
 // provider's server while its line to the platform is cut, then sends them together.
 func (s *benchSchool) backlog(ctx context.Context, p *platform.Platform, users []string, cfg K12KioskConfig, rep *K12KioskReport) error {
 	target, _ := url.Parse(p.Server.URL())
-	var down atomic.Bool
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = &http.Transport{TLSClientConfig: tlsTo(p)}
-	line := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			w.WriteHeader(http.StatusBadGateway)
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
+	cut := netcut.New(target, tlsTo(p))
+	line := httptest.NewServer(cut)
 	defer line.Close()
 	var v3 merchant.V3Credentials
 	v3.MchID, v3.AppID, v3.APIv3Key, v3.MerchantSerialNo = s.sp.MchID, s.sp.AppID, s.sp.APIv3Key, s.sp.MerchantSerialNo
@@ -387,7 +378,7 @@ func (s *benchSchool) backlog(ctx context.Context, p *platform.Platform, users [
 	if err != nil {
 		return err
 	}
-	down.Store(true)
+	cut.Cut(true)
 	for _, u := range users {
 		c, err := device.MintOfflineCredential(id.Key, device.OfflineClaims{AuthInfo: ai, UserID: u, Amount: 1500, IssuedAt: time.Now().Unix(),
 			Nonce: randid.Hex(8)})
@@ -398,7 +389,7 @@ func (s *benchSchool) backlog(ctx context.Context, p *platform.Platform, users [
 			return fmt.Errorf("a lunch during the outage: %+v %v", d, err)
 		}
 	}
-	down.Store(false)
+	cut.Cut(false)
 	t0 := time.Now()
 	left := spk.Flush(ctx)
 	rep.BacklogElapsed, rep.Backlog = time.Since(t0), len(users)

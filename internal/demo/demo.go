@@ -18,11 +18,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"path"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/face/engine"
@@ -32,6 +30,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/k12"
 	"github.com/openfacepay/openfacepay/internal/kiosk"
 	"github.com/openfacepay/openfacepay/internal/merchant"
+	"github.com/openfacepay/openfacepay/internal/netcut"
 	"github.com/openfacepay/openfacepay/internal/platform"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/terminal"
@@ -80,7 +79,7 @@ type demo struct {
 	spk      *merchant.K12
 	spURL    string
 	canteen  *kioskUnder
-	line     *cutLine
+	line     *netcut.Line
 	lineURL  string // the school's way to the platform
 	common   map[string]any
 	students map[string]*student
@@ -113,26 +112,6 @@ func (d *demo) photo(name string) ([]byte, *vision.Image, error) {
 	}
 	img, err := vision.Decode(bytes.NewReader(b))
 	return b, img, err
-}
-
-// cutLine stands between the school and the platform, so the demo can cut it.
-type cutLine struct {
-	down  atomic.Bool
-	proxy *httputil.ReverseProxy
-}
-
-func (l *cutLine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if l.down.Load() {
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				c.Close()
-				return
-			}
-		}
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	l.proxy.ServeHTTP(w, r)
 }
 
 func (d *demo) serve(h http.Handler) (string, error) {
@@ -236,8 +215,7 @@ func (d *demo) school() error {
 // the platform through a line the demo can cut.
 func (d *demo) spServer() (string, error) {
 	target, _ := url.Parse(d.p.Server.URL())
-	d.line = &cutLine{proxy: httputil.NewSingleHostReverseProxy(target)}
-	d.line.proxy.Transport = &http.Transport{TLSClientConfig: tlsTo(d.p)}
+	d.line = netcut.New(target, tlsTo(d.p))
 	lineURL, err := d.serve(d.line)
 	if err != nil {
 		return "", err
@@ -438,16 +416,16 @@ func (d *demo) lookAlike() error {
 }
 
 func (d *demo) outage() error {
-	d.line.down.Store(true)
+	d.line.Cut(true)
 	d.say("the school's line to the platform is cut")
 	s := d.students["hong"]
 	r, err := d.till(s, 1800)
 	if err != nil {
-		d.line.down.Store(false)
+		d.line.Cut(false)
 		return err
 	}
 	d.detail("%s still recognised offline; the server keeps the credential: %v", s.name, r["state"])
-	d.line.down.Store(false)
+	d.line.Cut(false)
 	left := d.spk.Flush(d.ctx)
 	var final map[string]any
 	for _, x := range d.spk.Debits() {

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/k12"
 	"github.com/openfacepay/openfacepay/internal/kiosk"
 	"github.com/openfacepay/openfacepay/internal/merchant"
+	"github.com/openfacepay/openfacepay/internal/netcut"
 	"github.com/openfacepay/openfacepay/internal/platform"
 	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/randid"
@@ -26,27 +25,6 @@ import (
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/terminal"
 )
-
-// line stands between the school (kiosk, service provider's server) and the
-// platform, and can be cut.
-type line struct {
-	down  atomic.Bool
-	proxy *httputil.ReverseProxy
-}
-
-func (l *line) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if l.down.Load() {
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				c.Close()
-				return
-			}
-		}
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	l.proxy.ServeHTTP(w, r)
-}
 
 func slicePhoto(name string) string {
 	return filepath.Join("..", "face", "eval", "testdata", "deepface-slice", name)
@@ -105,8 +83,7 @@ func TestK12OutageEndToEnd(t *testing.T) {
 			bob, _ := student("p02/img12.jpg", 0)
 
 			target, _ := url.Parse(p.Server.URL())
-			cut := &line{proxy: httputil.NewSingleHostReverseProxy(target)}
-			cut.proxy.Transport = &http.Transport{TLSClientConfig: platformtest.TLSConfig(p)}
+			cut := netcut.New(target, platformtest.TLSConfig(p))
 			front := httptest.NewServer(cut)
 			defer front.Close()
 
@@ -196,7 +173,7 @@ func TestK12OutageEndToEnd(t *testing.T) {
 			}
 
 			// The outage.
-			cut.down.Store(true)
+			cut.Cut(true)
 			issued := []struct {
 				token string
 				who   k12.User
@@ -225,7 +202,7 @@ func TestK12OutageEndToEnd(t *testing.T) {
 				t.Fatalf("during the outage %d debits wait, want 4", left)
 			}
 
-			cut.down.Store(false)
+			cut.Cut(false)
 			if left := spk.Flush(ctx); left != 0 {
 				t.Fatalf("after the outage %d debits still wait", left)
 			}
@@ -288,8 +265,7 @@ func TestK12AuthInfoRefresh(t *testing.T) {
 	sub := storagetest.Must(p.Tenants.Create(ctx, tenant.NewMerchant{Kind: tenant.SubMerchant, ParentMchID: sp.MchID}))
 	org := storagetest.Must(p.K12.NewOrganisation(ctx, sp.MchID, sub.MchID, "一小"))
 	target, _ := url.Parse(p.Server.URL())
-	cut := &line{proxy: httputil.NewSingleHostReverseProxy(target)}
-	cut.proxy.Transport = &http.Transport{TLSClientConfig: platformtest.TLSConfig(p)}
+	cut := netcut.New(target, platformtest.TLSConfig(p))
 	front := httptest.NewServer(cut)
 	defer front.Close()
 	var v3 merchant.V3Credentials
@@ -314,7 +290,7 @@ func TestK12AuthInfoRefresh(t *testing.T) {
 	if err != nil || cached || second == first {
 		t.Fatalf("after an hour: a new authinfo was not fetched (cached %v, %v)", cached, err)
 	}
-	cut.down.Store(true)
+	cut.Cut(true)
 	now = now.Add(20 * time.Hour)
 	if held, _, cached, err := k.AuthInfo(ctx, "CANTEEN-1", rd); err != nil || !cached || held != second {
 		t.Fatalf("during an outage the valid authinfo is not served: %v", err)

@@ -3,17 +3,15 @@ package terminal_test
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 
 	"github.com/openfacepay/openfacepay/internal/face/facetest"
 	"github.com/openfacepay/openfacepay/internal/k12"
+	"github.com/openfacepay/openfacepay/internal/netcut"
 	"github.com/openfacepay/openfacepay/internal/platform"
 	"github.com/openfacepay/openfacepay/internal/platform/platformtest"
 	"github.com/openfacepay/openfacepay/internal/randid"
@@ -24,26 +22,6 @@ import (
 
 func slice(name string) string {
 	return filepath.Join("..", "face", "eval", "testdata", "deepface-slice", name)
-}
-
-// outage stands between a kiosk and the platform and can cut the line.
-type outage struct {
-	down  atomic.Bool
-	proxy *httputil.ReverseProxy
-}
-
-func (o *outage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if o.down.Load() {
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				c.Close() // as a dead network: no answer at all
-				return
-			}
-		}
-		w.WriteHeader(http.StatusBadGateway)
-		return
-	}
-	o.proxy.ServeHTTP(w, r)
 }
 
 // TestOfflineKiosk runs the K12 offline SDK of one kiosk against a real platform on
@@ -95,8 +73,7 @@ func TestOfflineKiosk(t *testing.T) {
 			twinB := student("p05/img46.jpg", "13900002222") // the same face: a look-alike pair
 
 			target, _ := url.Parse(p.Server.URL())
-			line := &outage{proxy: httputil.NewSingleHostReverseProxy(target)}
-			line.proxy.Transport = &http.Transport{TLSClientConfig: platformtest.TLSConfig(p)}
+			line := netcut.New(target, platformtest.TLSConfig(p))
 			front := httptest.NewServer(line)
 			defer front.Close()
 
@@ -113,11 +90,11 @@ func TestOfflineKiosk(t *testing.T) {
 			}
 			k := open()
 			call := func(fn string, params map[string]any) terminal.Answer { return k.Call(ctx, fn, params) }
-			line.down.Store(true)
+			line.Cut(true)
 			if a := call("initWxpayface", nil); a["return_code"] == "SUCCESS" {
 				t.Fatalf("init without the platform: %v", a)
 			}
-			line.down.Store(false)
+			line.Cut(false)
 			if a := call("initWxpayface", nil); a["return_code"] != "SUCCESS" {
 				t.Fatalf("init: %v", a)
 			}
@@ -201,7 +178,7 @@ func TestOfflineKiosk(t *testing.T) {
 			}
 
 			// The outage: synced students still pay; one signed meanwhile is unknown.
-			line.down.Store(true)
+			line.Cut(true)
 			carol := student("p04/img47.jpg", "")
 			if a := call("manualUpdateFaceDatas", common); a["return_code"] == "SUCCESS" {
 				t.Fatalf("a sync during the outage: %v", a)
@@ -215,7 +192,7 @@ func TestOfflineKiosk(t *testing.T) {
 			if v := call("startVerify", common); v["err_code"] != terminal.ErrCodeNoUser {
 				t.Fatalf("carol, signed during the outage: %v", v)
 			}
-			line.down.Store(false)
+			line.Cut(false)
 			if d := debit(offline, 800); d.Order.State != "SUCCESS" {
 				t.Fatalf("the outage's credential: %+v", d.Order)
 			}
