@@ -302,6 +302,13 @@ func (d *demo) enrol(u *URLs) error {
 	return nil
 }
 
+// kiosk serves a kiosk agent of sdk, whose screen it is, and answers its URL.
+func (d *demo) kiosk(sdk terminal.Service, cam *terminal.Camera, still *terminal.Still) (string, error) {
+	agent := kiosk.New(kiosk.Config{SDK: sdk, Camera: cam, Still: still})
+	sdk.SetPrompter(agent)
+	return d.serve(agent)
+}
+
 func (d *demo) canteenKiosk() (string, error) {
 	_, img, err := d.photo(d.students["ming"].probe)
 	if err != nil {
@@ -314,9 +321,7 @@ func (d *demo) canteenKiosk() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	agent := kiosk.New(kiosk.Config{SDK: sdk, Camera: cam, Still: still})
-	sdk.SetPrompter(agent)
-	kurl, err := d.serve(agent)
+	kurl, err := d.kiosk(sdk, cam, still)
 	if err != nil {
 		return "", err
 	}
@@ -495,9 +500,7 @@ func (d *demo) onlinePayment() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	agent := kiosk.New(kiosk.Config{SDK: sdk, Camera: cam, Still: still})
-	sdk.SetPrompter(agent)
-	kurl, err := d.serve(agent)
+	kurl, err := d.kiosk(sdk, cam, still)
 	if err != nil {
 		return "", err
 	}

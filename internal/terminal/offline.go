@@ -187,13 +187,7 @@ func (s *Offline) Call(ctx context.Context, fn string, p map[string]any) Answer 
 func (s *Offline) ready() Answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch s.state {
-	case Ready, Recognising:
-		return nil
-	case Initialising:
-		return fail("FAIL", "刷脸服务初始化中: the face service is initialising; call initWxpayface again in about 500 ms", ErrCodeInitialising)
-	}
-	return fail("FAIL", "刷脸服务未初始化: the face service is not initialised; call initWxpayface", ErrCodeNotInit)
+	return readyIn(s.state)
 }
 
 // init needs the platform, as the offline SDK does [FAQ 4.2]; then the library is

@@ -221,7 +221,12 @@ func (s *SDK) Call(ctx context.Context, fn string, p map[string]any) Answer {
 func (s *SDK) ready() Answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch s.state {
+	return readyIn(s.state)
+}
+
+// readyIn is the call-order answer of a state: nil when functions may run.
+func readyIn(st State) Answer {
+	switch st {
 	case Ready, Recognising:
 		return nil
 	case Initialising:
