@@ -48,12 +48,16 @@ func (r Result) PerSec() float64 { return float64(r.OK) / r.Elapsed.Seconds() }
 type PayReport struct {
 	Backend     string
 	Concurrency int
+	Protocol    Result // the protocol ceiling: the same orderquery against the v2 wire work alone
 	Ceiling     Result // orderquery of an unknown order
 	Paid        Result // facepay with a fresh face_code each
 }
 
-// Ratio is paid/s over the ceiling's requests/s.
+// Ratio is paid/s over the orderquery's requests/s.
 func (r PayReport) Ratio() float64 { return r.Paid.PerSec() / r.Ceiling.PerSec() }
+
+// QueryRatio is the platform's orderquery over the protocol ceiling.
+func (r PayReport) QueryRatio() float64 { return r.Ceiling.PerSec() / r.Protocol.PerSec() }
 
 // RunPay starts a platform, prepares payers and face codes, and measures.
 func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
@@ -91,6 +95,21 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	base := p.Server.URL()
 	rep := PayReport{Backend: db.Backend(), Concurrency: cfg.Concurrency}
 	d := driver{concurrency: cfg.Concurrency, duration: cfg.Duration, progress: cfg.Progress}
+	cert, err := p.CA.ServerCert(time.Now(), "127.0.0.1")
+	if err != nil {
+		return rep, err
+	}
+	anchorURL, stopAnchor, err := protocolCeiling(cr, cert)
+	if err != nil {
+		return rep, err
+	}
+	rep.Protocol = d.drive(ctx, "protocol ceiling (no store)", func(n int64) (bool, bool) {
+		m := envelope(cr)
+		m.Set("out_trade_no", "NONE-"+strconv.FormatInt(n, 10))
+		v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
+		return post(client, anchorURL+"/pay/orderquery", m.Encode(), "ORDERNOTEXIST"), true
+	})
+	stopAnchor()
 	rep.Ceiling = d.drive(ctx, "orderquery (unknown order)", func(n int64) (bool, bool) {
 		m := envelope(cr)
 		m.Set("out_trade_no", "NONE-"+strconv.FormatInt(n, 10))
