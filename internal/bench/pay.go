@@ -49,12 +49,16 @@ type PayReport struct {
 	Backend     string
 	Concurrency int
 	Protocol    Result // the protocol ceiling: the same orderquery against the v2 wire work alone
+	Storage     Result // the storage ceiling: the pay-shaped transaction on the same backend, no HTTP
 	Ceiling     Result // orderquery of an unknown order
 	Paid        Result // facepay with a fresh face_code each
 }
 
 // Ratio is paid/s over the orderquery's requests/s.
 func (r PayReport) Ratio() float64 { return r.Paid.PerSec() / r.Ceiling.PerSec() }
+
+// StorageRatio is paid/s over the storage ceiling.
+func (r PayReport) StorageRatio() float64 { return r.Paid.PerSec() / r.Storage.PerSec() }
 
 // QueryRatio is the platform's orderquery over the protocol ceiling.
 func (r PayReport) QueryRatio() float64 { return r.Ceiling.PerSec() / r.Protocol.PerSec() }
@@ -110,6 +114,9 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 		return post(client, anchorURL+"/pay/orderquery", m.Encode(), "ORDERNOTEXIST"), true
 	})
 	stopAnchor()
+	if rep.Storage, err = storageCeiling(ctx, cfg.DBURL, cfg.Concurrency, cfg.Duration, cfg.Progress); err != nil {
+		return rep, err
+	}
 	rep.Ceiling = d.drive(ctx, "orderquery (unknown order)", func(n int64) (bool, bool) {
 		m := envelope(cr)
 		m.Set("out_trade_no", "NONE-"+strconv.FormatInt(n, 10))

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// TestRunPayAnchors runs `facepay bench pay` briefly: the anchor and both platform
+// TestRunPayAnchors runs `facepay bench pay` briefly: both anchors and both platform
 // phases complete without a failed request or transaction, so the ratios it prints
 // compare work that was actually done.
 func TestRunPayAnchors(t *testing.T) {
@@ -14,7 +14,7 @@ func TestRunPayAnchors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []Result{rep.Protocol, rep.Ceiling, rep.Paid} {
+	for _, r := range []Result{rep.Protocol, rep.Storage, rep.Ceiling, rep.Paid} {
 		if r.OK == 0 || r.Failed != 0 {
 			t.Fatalf("%s: %d ok, %d failed", r.Name, r.OK, r.Failed)
 		}
