@@ -107,22 +107,21 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	rep.Protocol = d.drive(ctx, "protocol ceiling (no store)", func(n int64) (bool, bool) {
-		m := envelope(cr)
-		m.Set("out_trade_no", "NONE-"+strconv.FormatInt(n, 10))
-		v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
-		return post(client, anchorURL+"/pay/orderquery", m.Encode(), "ORDERNOTEXIST"), true
-	})
+	// The same request to the anchor and to the platform: an orderquery of an unknown order.
+	unknownOrder := func(base string) func(n int64) (bool, bool) {
+		return func(n int64) (bool, bool) {
+			m := envelope(cr)
+			m.Set("out_trade_no", "NONE-"+strconv.FormatInt(n, 10))
+			v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
+			return post(client, base+"/pay/orderquery", m.Encode(), "ORDERNOTEXIST"), true
+		}
+	}
+	rep.Protocol = d.drive(ctx, "protocol ceiling (no store)", unknownOrder(anchorURL))
 	stopAnchor()
 	if rep.Storage, err = storageCeiling(ctx, cfg.DBURL, cfg.Concurrency, cfg.Duration, cfg.Progress); err != nil {
 		return rep, err
 	}
-	rep.Ceiling = d.drive(ctx, "orderquery (unknown order)", func(n int64) (bool, bool) {
-		m := envelope(cr)
-		m.Set("out_trade_no", "NONE-"+strconv.FormatInt(n, 10))
-		v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
-		return post(client, base+"/pay/orderquery", m.Encode(), "ORDERNOTEXIST"), true
-	})
+	rep.Ceiling = d.drive(ctx, "orderquery (unknown order)", unknownOrder(base))
 	var next atomic.Int64
 	rep.Paid = d.drive(ctx, "facepay", func(int64) (bool, bool) {
 		i := next.Add(1) - 1

@@ -2,6 +2,7 @@ package device
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -164,12 +165,14 @@ func TestSealToDevice(t *testing.T) {
 	id, _ := NewIdentity()
 	other, _ := NewIdentity()
 	keyHex := Rawdata{PublicKey: &id.Key.PublicKey}.KeyHex()
-	msg := []byte(`{"users":[{"user_id":"U1"}]}`)
+	msg := []byte(`{"users":[{"user_id":"U2026120300000001"}]}`)
 	s, err := SealToDevice(keyHex, msg, []byte("library:8001"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(s, "U1") {
+	// Neither the text nor its bytes under the encoding show through.
+	raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(s, "DS1."))
+	if strings.Contains(s, "U2026120300000001") || bytes.Contains(raw, []byte("U2026120300000001")) {
 		t.Fatal("sealed data shows its plaintext")
 	}
 	got, err := OpenOnDevice(id.Key, s, []byte("library:8001"))
