@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -283,7 +282,7 @@ func (s *Service) inDebitTx(ctx context.Context, fn func(DebitTx) error) error {
 	var err error
 	for range 3 {
 		err = s.debits.InDebitTx(ctx, fn)
-		if !errors.Is(err, pay.ErrDuplicate) {
+		if !pay.LostRace(err) {
 			return err
 		}
 	}

@@ -266,11 +266,18 @@ func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
 	var err error
 	for range 3 {
 		err = s.store.InPayTx(ctx, fn)
-		if !errors.Is(err, ErrDuplicate) && !errors.Is(err, ledger.ErrDuplicateKey) {
+		if !LostRace(err) {
 			return err
 		}
 	}
 	return err
+}
+
+// LostRace tells whether a transaction failed only because a concurrent twin
+// inserted the same business or ledger key first: run again, it sees the twin's
+// committed result.
+func LostRace(err error) bool {
+	return errors.Is(err, ErrDuplicate) || errors.Is(err, ledger.ErrDuplicateKey)
 }
 
 // transactionID is 28 digits: 4200, the Beijing date, 16 random digits.

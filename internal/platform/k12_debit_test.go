@@ -312,6 +312,30 @@ func TestK12Withholding(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantOutcome(t, "a terminated contract", s.pay(t, poor, 10), "PAYERROR", "CONTRACT_NOT_IN_FORCE", "NO_DEBT")
+
+		// Two students' lunches sent at once under one out_trade_no: one is debited,
+		// the other is refused as a conflict, never a server error.
+		for round := range 5 {
+			a, _ := s.student(t, 1000)
+			c, _ := s.student(t, 1000)
+			no := "RACE-" + strconv.Itoa(round) + "-" + randid.Digits(6)
+			errs := make(chan error, 2)
+			for _, u := range []string{a, c} {
+				body := s.debitBody(s.credential(t, u, 50), no, 50)
+				go func() {
+					_, err := s.c.Post(ctx, offlineBase+"/transactions", body)
+					errs <- err
+				}()
+			}
+			e1, e2 := <-errs, <-errs
+			if (e1 == nil) == (e2 == nil) {
+				t.Fatalf("one out_trade_no, two students at once: %v / %v", e1, e2)
+			}
+			if e1 == nil {
+				e1 = e2
+			}
+			wantAPIError(t, "the second student's lunch under a taken out_trade_no", e1, 400, "INVALID_REQUEST")
+		}
 		if a := storagetest.Must(b.P.DB.AuditLedger(ctx)); !a.Balanced() {
 			t.Fatalf("ledger does not balance: %+v", a)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -128,11 +129,7 @@ func (s *Offline) Call(ctx context.Context, fn string, p map[string]any) Answer 
 	case "getSdkInfo":
 		return s.info()
 	}
-	known := false
-	for _, f := range OfflineFunctions {
-		known = known || f == fn
-	}
-	if !known {
+	if !slices.Contains(OfflineFunctions, fn) {
 		return fail("PARAM_ERROR", fmt.Sprintf("unknown function %q of the offline SDK", fn), 0)
 	}
 	if a := s.ready(); a != nil {
@@ -140,11 +137,7 @@ func (s *Offline) Call(ctx context.Context, fn string, p map[string]any) Answer 
 	}
 	switch fn {
 	case "getWxpayfaceRawdata":
-		raw, err := device.MakeRawdata(s.ident, s.cfg.Now())
-		if err != nil {
-			return fail("SYSTEMERROR", err.Error(), 0)
-		}
-		return ok("rawdata", raw)
+		return rawdata(s.ident, s.cfg.Now())
 	case "preloadSdkEnv":
 		if a := s.setCommon(p); a != nil {
 			return a

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -176,11 +177,7 @@ func (s *SDK) Call(ctx context.Context, fn string, p map[string]any) Answer {
 	case "releaseWxpayface":
 		return s.release()
 	}
-	known := false
-	for _, f := range Functions {
-		known = known || f == fn
-	}
-	if !known {
+	if !slices.Contains(Functions, fn) {
 		return fail("PARAM_ERROR", fmt.Sprintf("unknown function %q; one of %s", fn, strings.Join(Functions, ", ")), 0)
 	}
 	if a := s.ready(); a != nil {
@@ -188,11 +185,7 @@ func (s *SDK) Call(ctx context.Context, fn string, p map[string]any) Answer {
 	}
 	switch fn {
 	case "getWxpayfaceRawdata":
-		raw, err := device.MakeRawdata(s.ident, s.cfg.Now())
-		if err != nil {
-			return fail("SYSTEMERROR", err.Error(), 0)
-		}
-		return ok("rawdata", raw)
+		return rawdata(s.ident, s.cfg.Now())
 	case "getWxpayfaceUserInfo":
 		return s.recognise(ctx, p, termwire.PurposeUserInfo)
 	case "getWxpayfaceCode":
@@ -222,6 +215,15 @@ func (s *SDK) ready() Answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return readyIn(s.state)
+}
+
+// rawdata is getWxpayfaceRawdata's answer, the same in both builds.
+func rawdata(id device.Identity, now time.Time) Answer {
+	raw, err := device.MakeRawdata(id, now)
+	if err != nil {
+		return fail("SYSTEMERROR", err.Error(), 0)
+	}
+	return ok("rawdata", raw)
 }
 
 // readyIn is the call-order answer of a state: nil when functions may run.
