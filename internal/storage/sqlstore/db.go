@@ -35,6 +35,9 @@ type DB struct {
 	log    *slog.Logger
 	clock  clock.Clock
 	batch  *committer // SQLite: group commit; nil on PostgreSQL
+	// SQLite: statements kept prepared on the writer and on the read pool; nil on
+	// PostgreSQL, whose driver keeps its own.
+	writeStmts, readStmts *stmtCache
 }
 
 // dialect is what differs between the backends.
@@ -101,6 +104,8 @@ func (db *DB) Close() error {
 	if db.batch != nil {
 		db.batch.stop()
 	}
+	db.writeStmts.close()
+	db.readStmts.close()
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -142,16 +147,25 @@ type Tx struct {
 
 // Exec runs a statement written with ? placeholders.
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.db.writeStmts.get(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
 	return t.tx.ExecContext(ctx, t.db.d.rebind(q), args...)
 }
 
 // QueryRow runs a query written with ? placeholders.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.db.writeStmts.get(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, t.db.d.rebind(q), args...)
 }
 
 // Query runs a query written with ? placeholders.
 func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.db.writeStmts.get(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
 	return t.tx.QueryContext(ctx, t.db.d.rebind(q), args...)
 }
 
@@ -199,10 +213,16 @@ func (db *DB) once(ctx context.Context, fn func(*Tx) error) (err error) {
 
 // queryRow reads outside any write transaction.
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := db.readStmts.get(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return db.read.QueryRowContext(ctx, db.d.rebind(q), args...)
 }
 
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := db.readStmts.get(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return db.read.QueryContext(ctx, db.d.rebind(q), args...)
 }
 

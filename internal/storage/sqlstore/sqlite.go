@@ -76,8 +76,12 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 		write.Close()
 		return nil, err
 	}
+	// Idle connections are kept (the default keeps two): a connection opened per read
+	// would parse the schema again and lose its prepared statements.
 	read.SetMaxOpenConns(4)
+	read.SetMaxIdleConns(4)
 	db.read = read
+	db.writeStmts, db.readStmts = newStmtCache(write, true), newStmtCache(read, false)
 	db.batch = startCommitter(db)
 	return db, nil
 }
