@@ -27,6 +27,7 @@ func newBench() *cobra.Command {
 		duration    time.Duration
 		payers      int
 		cpuProfile  string
+		phase       string
 	)
 	payCmd := &cobra.Command{
 		Use:   "pay",
@@ -49,19 +50,26 @@ the same machine and shares its cores.`,
   facepay bench pay --db postgres://postgres@127.0.0.1:5432/facepay_test --concurrency 32 --duration 20s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := bench.PayConfig{DBURL: db, Concurrency: concurrency, Duration: duration, Payers: payers, Progress: os.Stderr}
 			if cpuProfile != "" {
+				if phase != "facepay" && phase != "orderquery" {
+					return fmt.Errorf("--profile-phase must be facepay or orderquery, not %q", phase)
+				}
 				f, err := os.Create(cpuProfile)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
+				cfg.ProfilePhase = phase
+				cfg.Profile = func() func() {
+					if err := pprof.StartCPUProfile(f); err != nil {
+						fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+						return func() {}
+					}
+					return pprof.StopCPUProfile
 				}
-				defer pprof.StopCPUProfile()
 			}
-			rep, err := bench.RunPay(cmd.Context(), bench.PayConfig{DBURL: db, Concurrency: concurrency, Duration: duration,
-				Payers: payers, Progress: os.Stderr})
+			rep, err := bench.RunPay(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -85,7 +93,8 @@ the same machine and shares its cores.`,
 	payCmd.Flags().IntVar(&concurrency, "concurrency", 16, "keep-alive connections")
 	payCmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
 	payCmd.Flags().IntVar(&payers, "payers", 200, "wallets the payments are spread over")
-	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile (server and client, one process) to this file for go tool pprof")
+	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of one phase (server and client, one process) to this file for go tool pprof")
+	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile covers: facepay or orderquery")
 	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk())
 	return cmd
 }

@@ -30,6 +30,21 @@ type PayConfig struct {
 	Duration    time.Duration // of each phase
 	Payers      int           // spread payments over this many wallets
 	Progress    io.Writer     // a progress line while it runs (stderr)
+	// Profile, when set, is called as the phase named ProfilePhase ("facepay" or
+	// "orderquery") starts and returns the function that ends it: a CPU profile of one
+	// phase shows that path alone.
+	Profile      func() (stop func())
+	ProfilePhase string
+}
+
+// profiled runs a phase, inside the profile when it is the one asked for.
+func (cfg PayConfig) profiled(phase string, run func() Result) Result {
+	if cfg.Profile == nil || cfg.ProfilePhase != phase {
+		return run()
+	}
+	stop := cfg.Profile()
+	defer stop()
+	return run()
 }
 
 // Result is one measured phase.
@@ -121,22 +136,24 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	if rep.Storage, err = storageCeiling(ctx, cfg.DBURL, cfg.Concurrency, cfg.Duration, cfg.Progress); err != nil {
 		return rep, err
 	}
-	rep.Ceiling = d.drive(ctx, "orderquery (unknown order)", unknownOrder(base))
+	rep.Ceiling = cfg.profiled("orderquery", func() Result { return d.drive(ctx, "orderquery (unknown order)", unknownOrder(base)) })
 	var next atomic.Int64
-	rep.Paid = d.drive(ctx, "facepay", func(int64) (bool, bool) {
-		i := next.Add(1) - 1
-		if i >= int64(len(codes)) {
-			return false, false
-		}
-		m := envelope(cr)
-		m.Set("body", "bench")
-		m.Set("out_trade_no", "B"+strconv.FormatInt(i, 10))
-		m.SetInt("total_fee", 1)
-		m.Set("fee_type", "CNY")
-		m.Set("spbill_create_ip", "127.0.0.1")
-		m.Set("face_code", codes[i])
-		v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
-		return post(client, base+"/pay/facepay", m.Encode(), ""), true
+	rep.Paid = cfg.profiled("facepay", func() Result {
+		return d.drive(ctx, "facepay", func(int64) (bool, bool) {
+			i := next.Add(1) - 1
+			if i >= int64(len(codes)) {
+				return false, false
+			}
+			m := envelope(cr)
+			m.Set("body", "bench")
+			m.Set("out_trade_no", "B"+strconv.FormatInt(i, 10))
+			m.SetInt("total_fee", 1)
+			m.Set("fee_type", "CNY")
+			m.Set("spbill_create_ip", "127.0.0.1")
+			m.Set("face_code", codes[i])
+			v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
+			return post(client, base+"/pay/facepay", m.Encode(), ""), true
+		})
 	})
 	if next.Load() > int64(len(codes)) {
 		fmt.Fprintf(cfg.Progress, "note: all %d prepared face codes were used before the time was up\n", len(codes))

@@ -68,6 +68,10 @@ type Request struct {
 	Amount  int64
 	Code    string
 	Pending bool // hold the amount; Post or Void later
+	// Fresh: the caller knows Key was never used (it derives from a business key the
+	// same transaction has just inserted under a unique constraint), so the lookup of
+	// an earlier transfer is skipped. A duplicate still fails, on the unique key.
+	Fresh bool
 }
 
 // ErrDuplicateKey is returned by Store.InsertTransfer when the key already exists; it
@@ -123,10 +127,12 @@ func Apply(ctx context.Context, s Store, now time.Time, r Request) (Transfer, er
 	if err := validate(r); err != nil {
 		return Transfer{}, err
 	}
-	if t, found, err := s.TransferByKey(ctx, r.Key); err != nil {
-		return Transfer{}, err
-	} else if found {
-		return sameRequest(t, r)
+	if !r.Fresh {
+		if t, found, err := s.TransferByKey(ctx, r.Key); err != nil {
+			return Transfer{}, err
+		} else if found {
+			return sameRequest(t, r)
+		}
 	}
 	ok, err := s.Debit(ctx, r.Debit, r.Amount, r.Pending)
 	if err != nil {

@@ -91,15 +91,19 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	// A charge that reached the platform completes even if the caller hangs up: the
 	// merchant server learns the outcome from orderquery, as WeChat's documents say.
 	ctx = context.WithoutCancel(ctx)
-	if err := s.fault(ctx, r.MchID, r.API); err != nil {
-		return Order{}, err
-	}
 	// Read outside the transaction: a query on the pool from inside one could wait for a
 	// connection that only transactions waiting on it would free.
-	now := s.now(ctx, r.MchID)
+	st, err := s.begin(ctx, r.MchID, r.API)
+	if err != nil {
+		return Order{}, err
+	}
+	threshold := int64(-1) // read in the transaction
+	if st.Found && r.owner() == r.MchID {
+		threshold = st.PasswordThreshold
+	}
 	var o Order
 	err = s.run(ctx, func(tx Tx) (err error) {
-		o, err = s.charge(ctx, tx, r, fee, now)
+		o, err = s.charge(ctx, tx, r, fee, st.now, threshold)
 		return err
 	})
 	if err != nil {
@@ -109,7 +113,9 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	return o, stateError(o)
 }
 
-func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64, now time.Time) (Order, error) {
+// charge runs in the transaction; threshold is the owner's password threshold, or -1
+// when the caller did not read it.
+func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64, now time.Time, threshold int64) (Order, error) {
 	owner, digest, key := r.owner(), r.digest(), r.owner()+"/"+r.OutTradeNo
 	if o, found, err := tx.Order(ctx, owner, r.OutTradeNo); err != nil || found {
 		if err != nil {
@@ -117,13 +123,22 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 		}
 		return s.replay(ctx, tx, o, r, fee, digest, now)
 	}
-	cred, found, err := tx.Credential(ctx, hashCode(r.Code))
+	// The common case takes the code in one statement; a refusal below rolls the claim
+	// back with everything else.
+	cred, claimed, err := tx.ClaimCredential(ctx, hashCode(r.Code), key)
 	if err != nil {
 		return Order{}, err
+	}
+	found := claimed
+	if !claimed {
+		if cred, found, err = tx.Credential(ctx, hashCode(r.Code)); err != nil {
+			return Order{}, err
+		}
 	}
 	switch {
 	case !found, r.API == APIFacePay && cred.Kind != FaceCode:
 		return Order{}, fail(errcode.Invalid, ErrCodeInvalid, "not a face_code or payment code of this platform")
+	case claimed:
 	case cred.UsedBy == key:
 		// A concurrent twin of this very request consumed the code and committed first.
 		o, _, err := tx.Order(ctx, owner, r.OutTradeNo)
@@ -133,6 +148,8 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 		return s.replay(ctx, tx, o, r, fee, digest, now)
 	case cred.UsedBy != "":
 		return Order{}, fail(errcode.Invalid, ErrCodeUsed, "this code was already used; each code pays once")
+	}
+	switch {
 	case cred.Kind == FaceCode && !now.Before(cred.ExpiresAt), cred.Kind == PayCode && !s.clock.Now().Before(cred.ExpiresAt):
 		// Face codes follow the merchant's clock (a test clock moves them); payment
 		// codes belong to the payer's wallet, which lives on the platform clock.
@@ -144,9 +161,10 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 	if r.OpenID != "" && r.OpenID != openID {
 		return Order{}, errcode.E(errcode.Invalid, "openid does not match the face_code")
 	}
-	threshold, err := tx.PasswordThreshold(ctx, owner)
-	if err != nil {
-		return Order{}, err
+	if threshold < 0 {
+		if threshold, err = tx.PasswordThreshold(ctx, owner); err != nil {
+			return Order{}, err
+		}
 	}
 	if _, known := s.opened.Load(owner); !known {
 		if _, err := ledger.Open(ctx, tx, now, settlementAccount(owner), ledger.Settlement, false); err != nil {
@@ -154,9 +172,6 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 		}
 	}
 	needPassword := threshold > 0 && fee > threshold
-	if err := tx.UseCredential(ctx, cred.Hash, key); err != nil {
-		return Order{}, err
-	}
 	o := Order{
 		OwnerMchID: owner, OutTradeNo: r.OutTradeNo, TransactionID: transactionID(now), MchID: r.MchID, SubMchID: r.SubMchID,
 		AppID: r.AppID, SubAppID: r.SubAppID, API: r.API, TradeType: "MICROPAY", PayerID: cred.PayerID, OpenID: openID,
@@ -179,7 +194,7 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 	// The money moves last, so the merchant's settlement account, which every payment
 	// credits, stays locked only until the commit. A refusal rolls everything back.
 	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: payKey(owner, r.OutTradeNo), Debit: walletAccount(cred.PayerID),
-		Credit: settlementAccount(owner), Amount: fee, Code: "pay", Pending: needPassword})
+		Credit: settlementAccount(owner), Amount: fee, Code: "pay", Pending: needPassword, Fresh: true})
 	if errcode.Is(err, errcode.InsufficientFunds) {
 		return Order{}, fail(errcode.InsufficientFunds, ErrNotEnough, "the payer's balance is not enough")
 	}
@@ -287,11 +302,42 @@ func transactionID(now time.Time) string {
 
 var beijing = time.FixedZone("CST", 8*3600)
 
+// requestState is MerchantState with the merchant's clock read.
+type requestState struct {
+	MerchantState
+	now time.Time
+}
+
+// begin reads what a request needs of its merchant (mchID, the merchant that signed it)
+// in one statement, and serves a live fault rule for api (none when api is empty).
+func (s *Service) begin(ctx context.Context, mchID, api string) (requestState, error) {
+	ms, err := s.store.MerchantState(ctx, mchID, api)
+	if err != nil {
+		return requestState{}, err
+	}
+	st := requestState{MerchantState: ms, now: s.clock.Now()}
+	if ms.OnTestClock {
+		st.now = ms.TestClock
+	}
+	if api != "" && ms.FaultLive {
+		if err := s.takeFault(ctx, mchID, api); err != nil {
+			return st, err
+		}
+		st.now = s.now(ctx, mchID) // a delay may have passed
+	}
+	return st, nil
+}
+
 // fault consumes the next emulator fault rule for (mch, api), if any.
 func (s *Service) fault(ctx context.Context, mchID, api string) error {
 	if live, err := s.store.HasFault(ctx, mchID, api); err != nil || !live {
 		return err
 	}
+	return s.takeFault(ctx, mchID, api)
+}
+
+// takeFault consumes the next fault rule for (mch, api), if one is still live.
+func (s *Service) takeFault(ctx context.Context, mchID, api string) error {
 	var f Fault
 	var found bool
 	err := s.store.InPayTx(ctx, func(tx Tx) (err error) {

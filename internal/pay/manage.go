@@ -47,14 +47,13 @@ func (s *Service) find(ctx context.Context, tx Tx, r OrderRef) (Order, error) {
 // (none when api is empty) and after settling a timed-out password wait; a nil change
 // only reads.
 func (s *Service) withOrder(ctx context.Context, api string, r OrderRef, change func(tx Tx, o *Order, now time.Time) error) (Order, error) {
-	if api != "" {
-		if err := s.fault(ctx, r.MchID, api); err != nil {
-			return Order{}, err
-		}
+	st, err := s.begin(ctx, r.MchID, api) // outside the transaction, as in Charge
+	if err != nil {
+		return Order{}, err
 	}
-	now := s.now(ctx, r.MchID) // outside the transaction, as in Charge
+	now := st.now
 	var o Order
-	err := s.run(ctx, func(tx Tx) (err error) {
+	err = s.run(ctx, func(tx Tx) (err error) {
 		if o, err = s.find(ctx, tx, r); err != nil {
 			return err
 		}

@@ -159,7 +159,9 @@ type Tx interface {
 	UpdateOrder(ctx context.Context, o Order) error
 	Credential(ctx context.Context, hash string) (Credential, bool, error)
 	InsertCredential(ctx context.Context, c Credential) error
-	UseCredential(ctx context.Context, hash, usedBy string) error
+	// ClaimCredential marks an unused credential used by usedBy and returns it;
+	// claimed=false (and nothing changed) when it does not exist or is used already.
+	ClaimCredential(ctx context.Context, hash, usedBy string) (c Credential, claimed bool, err error)
 	Payer(ctx context.Context, payerID string) (Payer, bool, error)
 	InsertPayer(ctx context.Context, p Payer) error
 	SetPayerCard(ctx context.Context, payerID, card string) error
@@ -178,6 +180,15 @@ type Tx interface {
 	SetBillMode(ctx context.Context, mchID, mode string) error
 }
 
+// MerchantState is what a request reads of its merchant before its transaction.
+type MerchantState struct {
+	Found             bool
+	TestClock         time.Time // when OnTestClock
+	OnTestClock       bool
+	FaultLive         bool // a fault rule for the request's API waits
+	PasswordThreshold int64
+}
+
 // Store opens transactions and answers the reads that need none.
 type Store interface {
 	InPayTx(ctx context.Context, fn func(Tx) error) error
@@ -185,6 +196,9 @@ type Store interface {
 	TestClock(ctx context.Context, mchID string) (time.Time, bool, error)
 	// HasFault tells, without a write transaction, whether a fault rule is live.
 	HasFault(ctx context.Context, mchID, api string) (bool, error)
+	// MerchantState reads in one statement what a payment request needs to know of
+	// its merchant before its transaction.
+	MerchantState(ctx context.Context, mchID, api string) (MerchantState, error)
 	OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]Order, error)
 	RefundsCreatedBetween(ctx context.Context, owner string, from, to time.Time) ([]Refund, error)
 }

@@ -53,6 +53,8 @@ type Merchant struct {
 	APIv3Key     string // 32 characters
 	PlatformMode PlatformMode
 	CreatedAt    time.Time
+	// AppIDs are the appids bound to it, when read with it (nil: not read, or none).
+	AppIDs []string
 }
 
 // MerchantCert is a merchant API certificate known to the platform.

@@ -91,22 +91,37 @@ func (t *Tx) UpdateOrder(ctx context.Context, o pay.Order) error {
 	return err
 }
 
-// Credential implements pay.Tx.
-func (t *Tx) Credential(ctx context.Context, hash string) (pay.Credential, bool, error) {
+const credentialCols = `code_hash, kind, payer_id, mch_id, appid, device_id, authinfo_hash, expires_at, used_by, created_at`
+
+func scanCredential(s scanner) (pay.Credential, error) {
 	var (
 		c                 pay.Credential
 		mch, app, dev, ai sql.NullString
 		used              sql.NullString
 		exp, created      int64
 	)
-	err := t.QueryRow(ctx, `SELECT code_hash, kind, payer_id, mch_id, appid, device_id, authinfo_hash, expires_at, used_by, created_at
-		FROM pay_credentials WHERE code_hash = ?`+t.db.d.forUpdate(), hash).
-		Scan(&c.Hash, &c.Kind, &c.PayerID, &mch, &app, &dev, &ai, &exp, &used, &created)
+	err := s.Scan(&c.Hash, &c.Kind, &c.PayerID, &mch, &app, &dev, &ai, &exp, &used, &created)
+	c.MchID, c.AppID, c.DeviceID, c.AuthInfoHash, c.UsedBy = mch.String, app.String, dev.String, ai.String, used.String
+	c.ExpiresAt, c.CreatedAt = fromMicros(exp), fromMicros(created)
+	return c, err
+}
+
+// Credential implements pay.Tx.
+func (t *Tx) Credential(ctx context.Context, hash string) (pay.Credential, bool, error) {
+	c, err := scanCredential(t.QueryRow(ctx, `SELECT `+credentialCols+` FROM pay_credentials WHERE code_hash = ?`+t.db.d.forUpdate(), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
-	c.MchID, c.AppID, c.DeviceID, c.AuthInfoHash, c.UsedBy = mch.String, app.String, dev.String, ai.String, used.String
-	c.ExpiresAt, c.CreatedAt = fromMicros(exp), fromMicros(created)
+	return c, err == nil, err
+}
+
+// ClaimCredential implements pay.Tx: one conditional update, which also locks the row.
+func (t *Tx) ClaimCredential(ctx context.Context, hash, usedBy string) (pay.Credential, bool, error) {
+	c, err := scanCredential(t.QueryRow(ctx, `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ? AND used_by IS NULL
+		RETURNING `+credentialCols, usedBy, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
 	return c, err == nil, err
 }
 
@@ -116,12 +131,6 @@ func (t *Tx) InsertCredential(ctx context.Context, c pay.Credential) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.Kind, c.PayerID, nullString(c.MchID), nullString(c.AppID), nullString(c.DeviceID), nullString(c.AuthInfoHash),
 		micros(c.ExpiresAt), micros(c.CreatedAt))
-	return err
-}
-
-// UseCredential implements pay.Tx.
-func (t *Tx) UseCredential(ctx context.Context, hash, usedBy string) error {
-	_, err := t.Exec(ctx, `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ?`, usedBy, hash)
 	return err
 }
 
@@ -314,6 +323,29 @@ func (db *DB) HasFault(ctx context.Context, mchID, api string) (bool, error) {
 	var n int64
 	err := db.queryRow(ctx, `SELECT COUNT(*) FROM fault_rules WHERE mch_id = ? AND api = ? AND remaining > 0`, mchID, api).Scan(&n)
 	return n > 0, err
+}
+
+// MerchantState implements pay.Store.
+func (db *DB) MerchantState(ctx context.Context, mchID, api string) (pay.MerchantState, error) {
+	var (
+		st    pay.MerchantState
+		clock sql.NullInt64
+		fault int64
+	)
+	err := db.queryRow(ctx, `SELECT test_clock, password_threshold,
+		CASE WHEN EXISTS (SELECT 1 FROM fault_rules WHERE mch_id = ? AND api = ? AND remaining > 0) THEN 1 ELSE 0 END
+		FROM merchants WHERE mch_id = ?`, mchID, api, mchID).Scan(&clock, &st.PasswordThreshold, &fault)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	st.Found, st.FaultLive = true, fault == 1
+	if clock.Valid {
+		st.TestClock, st.OnTestClock = fromMicros(clock.Int64), true
+	}
+	return st, nil
 }
 
 // InsertFault implements pay.Tx.

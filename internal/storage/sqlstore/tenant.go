@@ -97,16 +97,51 @@ func (db *DB) CreateMerchant(ctx context.Context, m tenant.Merchant, certs []ten
 	return err
 }
 
-// Merchant implements tenant.Store.
+// Merchant implements tenant.Store: the merchant with its bound appids, in one
+// statement (one row per appid), since every signed request resolves both.
 func (db *DB) Merchant(ctx context.Context, mchID string) (tenant.Merchant, error) {
-	row := db.queryRow(ctx, `SELECT mch_id, kind, COALESCE(parent_mch_id, ''), name, api_key_sealed, apiv3_key_sealed, platform_mode, created_at
-		FROM merchants WHERE mch_id = ?`, mchID)
-	m, err := db.scanMerchant(row)
-	if errors.Is(err, sql.ErrNoRows) {
+	rows, err := db.query(ctx, `SELECT m.mch_id, m.kind, COALESCE(m.parent_mch_id, ''), m.name, m.api_key_sealed, m.apiv3_key_sealed,
+		m.platform_mode, m.created_at, a.appid
+		FROM merchants m LEFT JOIN app_bindings a ON a.mch_id = m.mch_id WHERE m.mch_id = ? ORDER BY a.appid`, mchID)
+	if err != nil {
+		return tenant.Merchant{}, err
+	}
+	defer rows.Close()
+	var (
+		m     tenant.Merchant
+		found bool
+	)
+	for rows.Next() {
+		var app sql.NullString
+		r := withAppID{rows: rows, app: &app}
+		if !found {
+			if m, err = db.scanMerchant(r); err != nil {
+				return tenant.Merchant{}, err
+			}
+			found = true
+		} else if err := rows.Scan(new(string), new(string), new(string), new(string), new([]byte), new([]byte), new(string), new(int64), &app); err != nil {
+			return tenant.Merchant{}, err
+		}
+		if app.Valid {
+			m.AppIDs = append(m.AppIDs, app.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return tenant.Merchant{}, err
+	}
+	if !found {
 		return tenant.Merchant{}, errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
 	}
-	return m, err
+	return m, nil
 }
+
+// withAppID scans a merchant row that carries one more column, an appid.
+type withAppID struct {
+	rows *sql.Rows
+	app  *sql.NullString
+}
+
+func (w withAppID) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.app)...) }
 
 // Merchants implements tenant.Store.
 func (db *DB) Merchants(ctx context.Context) ([]tenant.Merchant, error) {

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ func Run(t *testing.T, open func(t testing.TB) Backend) {
 		"LedgerPropertyRandom": testLedgerProperty,
 		"TxIsolation":          testTxIsolation,
 		"FaceTemplates":        testFaceTemplates,
+		"CredentialClaim":      testCredentialClaim,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -102,6 +104,14 @@ func testTenantRoundTrip(t *testing.T, b Backend) {
 	dup := tenant.Merchant{MchID: cr.MchID, Kind: tenant.Direct, Name: "x", APIKey: "k", APIv3Key: "k", PlatformMode: tenant.CertificateMode, CreatedAt: t0}
 	if err := b.DB.CreateMerchant(ctx, dup, nil, nil, nil); !errcode.Is(err, errcode.Conflict) {
 		t.Fatalf("duplicate mch_id: %v, want Conflict", err)
+	}
+	// The appids come with the merchant in its one read; a second binding adds a row.
+	if err := b.DB.BindAppID(ctx, "wx0000000000000002", cr.MchID); err != nil {
+		t.Fatal(err)
+	}
+	m = Must(b.DB.Merchant(ctx, cr.MchID))
+	if !slices.Equal(m.AppIDs, []string{cr.AppID, "wx0000000000000002"}) && !slices.Equal(m.AppIDs, []string{"wx0000000000000002", cr.AppID}) {
+		t.Fatalf("merchant read with appids %v, want %s and wx0000000000000002", m.AppIDs, cr.AppID)
 	}
 }
 

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -115,6 +116,20 @@ func testLedgerIdempotency(t *testing.T, b Backend) {
 	}
 	if a := balance(t, l, "wallet:p1"); a.Balance != 750 {
 		t.Fatalf("wallet %d after retries, want 750: a retry charged twice", a.Balance)
+	}
+	// A caller that wrongly calls a used key fresh skips the lookup, but the unique key
+	// still refuses it, and its transaction leaves no money moved.
+	err := b.DB.InLedgerTx(ctx, func(s ledger.Store) error {
+		fresh := r
+		fresh.Fresh = true
+		_, err := ledger.Apply(ctx, s, t0, fresh)
+		return err
+	})
+	if !errors.Is(err, ledger.ErrDuplicateKey) {
+		t.Fatalf("fresh transfer under a used key: %v, want ErrDuplicateKey", err)
+	}
+	if a := balance(t, l, "wallet:p1"); a.Balance != 750 {
+		t.Fatalf("wallet %d after a refused fresh transfer, want 750", a.Balance)
 	}
 	audit(t, b)
 }
