@@ -34,7 +34,8 @@ type DB struct {
 	sealer *seal.Sealer
 	log    *slog.Logger
 	clock  clock.Clock
-	batch  *committer // SQLite: group commit; nil on PostgreSQL
+	batch  *committer    // SQLite: group commit; nil on PostgreSQL
+	ckpt   *checkpointer // SQLite: WAL checkpoints beside the writer
 	// SQLite: statements kept prepared on the writer and on the read pool; nil on
 	// PostgreSQL, whose driver keeps its own.
 	writeStmts, readStmts *stmtCache
@@ -103,6 +104,9 @@ func (db *DB) Backend() string { return db.d.name() }
 func (db *DB) Close() error {
 	if db.batch != nil {
 		db.batch.stop()
+	}
+	if db.ckpt != nil {
+		db.ckpt.stop()
 	}
 	db.writeStmts.close()
 	db.readStmts.close()

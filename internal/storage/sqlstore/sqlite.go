@@ -56,7 +56,7 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		pragmas.Add("_pragma", p)
 	}
-	writeDSN := "file:" + path + "?" + pragmas.Encode() + "&_txlock=immediate"
+	writeDSN := "file:" + path + "?" + pragmas.Encode() + "&_pragma=wal_autocheckpoint(0)&_txlock=immediate" // checkpoint.go
 	readDSN := "file:" + path + "?" + pragmas.Encode() + "&_pragma=query_only(1)"
 	write, err := sql.Open("sqlite", writeDSN)
 	if err != nil {
@@ -82,6 +82,14 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	read.SetMaxIdleConns(4)
 	db.read = read
 	db.writeStmts, db.readStmts = newStmtCache(write, true), newStmtCache(read, false)
+	ckpt, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, err
+	}
+	ckpt.SetMaxOpenConns(1)
+	db.ckpt = startCheckpointer(ckpt, cfg.Logger)
 	db.batch = startCommitter(db)
 	return db, nil
 }
