@@ -72,6 +72,14 @@ type Request struct {
 	// same transaction has just inserted under a unique constraint), so the lookup of
 	// an earlier transfer is skipped. A duplicate still fails, on the unique key.
 	Fresh bool
+	// DeferCredit: the credit account collects from many payers at once (a merchant's
+	// settlement account). A posted credit to it is recorded beside the account and
+	// folded into its balance later (Store.Fold), so concurrent transfers do not queue
+	// on its row until they commit. Its balance reads the same either way.
+	DeferCredit bool
+	// FoldDebit: the debit account may hold deferred credits; they are folded first, so
+	// the debit can spend them.
+	FoldDebit bool
 }
 
 // ErrDuplicateKey is returned by Store.InsertTransfer when the key already exists; it
@@ -99,6 +107,11 @@ type Store interface {
 	TransferByKey(ctx context.Context, key string) (t Transfer, found bool, err error)
 	// InsertTransfer stores a new transfer; ErrDuplicateKey when its key exists.
 	InsertTransfer(ctx context.Context, t Transfer) error
+	// CreditLater records the posted credit of transfer key to id, to be folded into
+	// the account's balance; Account counts it from the start.
+	CreditLater(ctx context.Context, key, id string, amount int64) error
+	// Fold moves the deferred credits of id into its balance.
+	Fold(ctx context.Context, id string) error
 	UpdateTransferState(ctx context.Context, key string, s State, at time.Time) error
 }
 
@@ -134,6 +147,11 @@ func Apply(ctx context.Context, s Store, now time.Time, r Request) (Transfer, er
 			return sameRequest(t, r)
 		}
 	}
+	if r.FoldDebit {
+		if err := s.Fold(ctx, r.Debit); err != nil {
+			return Transfer{}, err
+		}
+	}
 	ok, err := s.Debit(ctx, r.Debit, r.Amount, r.Pending)
 	if err != nil {
 		return Transfer{}, err
@@ -151,6 +169,10 @@ func Apply(ctx context.Context, s Store, now time.Time, r Request) (Transfer, er
 	}
 	if err := s.InsertTransfer(ctx, t); err != nil {
 		return Transfer{}, err
+	}
+	if r.DeferCredit && !r.Pending {
+		// The transfer's row already proved the credit account exists (its foreign key).
+		return t, s.CreditLater(ctx, r.Key, r.Credit, r.Amount)
 	}
 	if ok, err := s.Credit(ctx, r.Credit, r.Amount, r.Pending); err != nil {
 		return Transfer{}, err

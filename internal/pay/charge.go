@@ -194,7 +194,7 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 	// The money moves last, so the merchant's settlement account, which every payment
 	// credits, stays locked only until the commit. A refusal rolls everything back.
 	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: payKey(owner, r.OutTradeNo), Debit: walletAccount(cred.PayerID),
-		Credit: settlementAccount(owner), Amount: fee, Code: "pay", Pending: needPassword, Fresh: true})
+		Credit: settlementAccount(owner), Amount: fee, Code: "pay", Pending: needPassword, Fresh: true, DeferCredit: true})
 	if errcode.Is(err, errcode.InsufficientFunds) {
 		return Order{}, fail(errcode.InsufficientFunds, ErrNotEnough, "the payer's balance is not enough")
 	}

@@ -101,7 +101,7 @@ func (s *Service) Reverse(ctx context.Context, api string, r OrderRef) (Order, e
 				return fail(errcode.Conflict, ErrReverseExpired, "the order is older than 7 days; refund it instead")
 			}
 			if _, err := ledger.Apply(ctx, tx, now, ledger.Request{Key: "reverse:" + o.OwnerMchID + "/" + o.OutTradeNo,
-				Debit: settlementAccount(o.OwnerMchID), Credit: walletAccount(o.PayerID), Amount: o.TotalFee, Code: "reverse"}); err != nil {
+				Debit: settlementAccount(o.OwnerMchID), Credit: walletAccount(o.PayerID), Amount: o.TotalFee, Code: "reverse", FoldDebit: true}); err != nil {
 				return err
 			}
 		}

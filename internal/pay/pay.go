@@ -240,7 +240,10 @@ func (s *Service) now(ctx context.Context, mchID string) time.Time {
 }
 
 // Account names in the ledger.
-func walletAccount(payerID string) string   { return "wallet:" + payerID }
+func walletAccount(payerID string) string { return "wallet:" + payerID }
+
+// settlementAccount collects every payment to the merchant: transfers credit it
+// deferred (ledger.Request.DeferCredit) and fold before debiting it (FoldDebit).
 func settlementAccount(mchID string) string { return "settlement:" + mchID }
 
 const bankAccount = "external:bank"

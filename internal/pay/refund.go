@@ -130,7 +130,7 @@ func (s *Service) refund(ctx context.Context, tx Tx, r RefundRequest, total, fee
 		credit = advanceAccount
 	}
 	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: "refund:" + owner + "/" + r.OutRefundNo,
-		Debit: settlementAccount(owner), Credit: credit, Amount: fee, Code: "refund"})
+		Debit: settlementAccount(owner), Credit: credit, Amount: fee, Code: "refund", FoldDebit: true})
 	if errcode.Is(err, errcode.InsufficientFunds) {
 		return Refund{}, Order{}, fail(errcode.InsufficientFunds, ErrNotEnough, "the merchant's refundable balance is not enough")
 	}

@@ -68,7 +68,7 @@ func (s *Service) WithholdInTx(ctx context.Context, tx Tx, w Withholding, now ti
 	}
 	// The transfer's key is the order's: a concurrent twin fails on it and is run again as a replay.
 	_, err = ledger.Apply(ctx, tx, now, ledger.Request{Key: payKey(w.Owner, w.OutTradeNo), Debit: walletAccount(w.PayerID),
-		Credit: settlementAccount(w.Owner), Amount: w.Fee, Code: "withhold"})
+		Credit: settlementAccount(w.Owner), Amount: w.Fee, Code: "withhold", DeferCredit: true})
 	switch {
 	case err == nil:
 		return o, false, paid(FundingWallet, NoDebt)
@@ -82,7 +82,7 @@ func (s *Service) WithholdInTx(ctx context.Context, tx Tx, w Withholding, now ti
 		return Order{}, false, err
 	}
 	if _, err := ledger.Apply(ctx, tx, now, ledger.Request{Key: payKey(w.Owner, w.OutTradeNo), Debit: advanceAccount,
-		Credit: settlementAccount(w.Owner), Amount: w.Fee, Code: "advance"}); err != nil {
+		Credit: settlementAccount(w.Owner), Amount: w.Fee, Code: "advance", DeferCredit: true}); err != nil {
 		return Order{}, false, err
 	}
 	return o, false, paid(FundingAdvance, InDebt)

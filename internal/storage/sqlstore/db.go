@@ -36,6 +36,7 @@ type DB struct {
 	clock  clock.Clock
 	batch  *committer    // SQLite: group commit; nil on PostgreSQL
 	ckpt   *checkpointer // SQLite: WAL checkpoints beside the writer
+	fold   *folder       // folds deferred ledger credits
 	// SQLite: statements kept prepared on the writer and on the read pool; nil on
 	// PostgreSQL, whose driver keeps its own.
 	writeStmts, readStmts *stmtCache
@@ -82,6 +83,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	db.fold = startFolder(db)
 	return db, nil
 }
 
@@ -102,6 +104,9 @@ func (db *DB) Backend() string { return db.d.name() }
 
 // Close closes the connections.
 func (db *DB) Close() error {
+	if db.fold != nil {
+		db.fold.stop() // before the committer, which its folds go through
+	}
 	if db.batch != nil {
 		db.batch.stop()
 	}

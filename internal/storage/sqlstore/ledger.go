@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,11 @@ func (db *DB) InLedgerTx(ctx context.Context, fn func(ledger.Store) error) error
 }
 
 const accountCols = `id, kind, may_go_negative, balance, pending_debits, pending_credits, created_at`
+
+// logicalAccountCols reads an account's balance with its deferred credits.
+const logicalAccountCols = `a.id AS id, a.kind AS kind, a.may_go_negative AS may_go_negative,
+	a.balance + COALESCE((SELECT SUM(d.amount) FROM ledger_deferred d WHERE d.account_id = a.id), 0) AS balance,
+	a.pending_debits AS pending_debits, a.pending_credits AS pending_credits, a.created_at AS created_at`
 
 func scanAccount(s scanner) (ledger.Account, error) {
 	var (
@@ -44,7 +50,7 @@ func (t *Tx) InsertAccount(ctx context.Context, a ledger.Account) (ledger.Accoun
 
 // Account implements ledger.Store.
 func (t *Tx) Account(ctx context.Context, id string) (ledger.Account, error) {
-	a, err := scanAccount(t.QueryRow(ctx, `SELECT `+accountCols+` FROM ledger_accounts WHERE id = ?`, id))
+	a, err := scanAccount(t.QueryRow(ctx, `SELECT `+logicalAccountCols+` FROM ledger_accounts a WHERE a.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, errcode.E(errcode.NotFound, "account %s does not exist", id)
 	}
@@ -52,10 +58,16 @@ func (t *Tx) Account(ctx context.Context, id string) (ledger.Account, error) {
 }
 
 // LockAccounts implements ledger.Store: rows are locked in id order, so two transfers
-// over the same pair of accounts cannot deadlock.
+// over the same pair of accounts cannot deadlock. Deferred credits are folded first, so
+// the balances read are the rows' own and may be written back whole (UpdateAccount).
 func (t *Tx) LockAccounts(ctx context.Context, ids ...string) (map[string]ledger.Account, error) {
 	ids = append([]string(nil), ids...)
 	sort.Strings(ids)
+	for _, id := range ids {
+		if err := t.Fold(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
@@ -148,6 +160,65 @@ func (t *Tx) InsertTransfer(ctx context.Context, tr ledger.Transfer) error {
 	return err
 }
 
+// CreditLater implements ledger.Store.
+func (t *Tx) CreditLater(ctx context.Context, key, id string, amount int64) error {
+	_, err := t.Exec(ctx, `INSERT INTO ledger_deferred (transfer_key, account_id, amount) VALUES (?, ?, ?)`, key, id, amount)
+	if t.db.d.isUnique(err) {
+		return ledger.ErrDuplicateKey
+	}
+	return err
+}
+
+// Fold implements ledger.Store. The rows are deleted and summed in one statement, so a
+// fold running at the same time in another transaction cannot count them twice.
+func (t *Tx) Fold(ctx context.Context, id string) error {
+	rows, err := t.Query(ctx, `DELETE FROM ledger_deferred WHERE account_id = ? RETURNING amount`, id)
+	if err != nil {
+		return err
+	}
+	var sum, n int64
+	for rows.Next() {
+		var a int64
+		if err := rows.Scan(&a); err != nil {
+			rows.Close()
+			return err
+		}
+		sum, n = sum+a, n+1
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil || n == 0 {
+		return err
+	}
+	_, err = t.Exec(ctx, `UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?`, sum, id)
+	return err
+}
+
+// FoldDeferred folds every account's deferred credits, each account in a transaction
+// of its own, and returns how many accounts it folded.
+func (db *DB) FoldDeferred(ctx context.Context) (int, error) {
+	rows, err := db.query(ctx, `SELECT DISTINCT account_id FROM ledger_deferred`)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := db.InTx(ctx, func(tx *Tx) error { return tx.Fold(ctx, id) }); err != nil {
+			return i, fmt.Errorf("fold %s: %w", id, err)
+		}
+	}
+	return len(ids), nil
+}
+
 // UpdateTransferState implements ledger.Store.
 func (t *Tx) UpdateTransferState(ctx context.Context, key string, s ledger.State, at time.Time) error {
 	_, err := t.Exec(ctx, `UPDATE ledger_transfers SET state = ?, updated_at = ? WHERE idem_key = ?`, string(s), micros(at), key)
@@ -157,8 +228,10 @@ func (t *Tx) UpdateTransferState(ctx context.Context, key string, s ledger.State
 // AuditLedger implements ledger.Auditor: it recomputes every account from its transfers.
 func (db *DB) AuditLedger(ctx context.Context) (ledger.Audit, error) {
 	var a ledger.Audit
+	// Balances are read with their deferred credits (logical), as Account reads them.
 	err := db.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(balance), 0), COALESCE(SUM(pending_debits), 0), COALESCE(SUM(pending_credits), 0),
-		COALESCE(SUM(CASE WHEN may_go_negative = 0 AND balance - pending_debits < 0 THEN 1 ELSE 0 END), 0) FROM ledger_accounts`).
+		COALESCE(SUM(CASE WHEN may_go_negative = 0 AND balance - pending_debits < 0 THEN 1 ELSE 0 END), 0)
+		FROM (SELECT `+logicalAccountCols+` FROM ledger_accounts a) acc`).
 		Scan(&a.Accounts, &a.SumBalance, &a.SumPendingDebits, &a.SumPendingCredits, &a.Negative)
 	if err != nil {
 		return a, err
@@ -167,7 +240,7 @@ func (db *DB) AuditLedger(ctx context.Context) (ledger.Audit, error) {
 		return a, err
 	}
 	rows, err := db.query(ctx, `
-		SELECT acc.id FROM ledger_accounts acc
+		SELECT acc.id FROM (SELECT `+logicalAccountCols+` FROM ledger_accounts a) acc
 		LEFT JOIN (
 			SELECT id, SUM(posted) AS posted, SUM(pend_d) AS pend_d, SUM(pend_c) AS pend_c FROM (
 				SELECT credit_account AS id, CASE WHEN state = 'posted' THEN amount ELSE 0 END AS posted, 0 AS pend_d,

@@ -265,6 +265,9 @@ func testLedgerProperty(t *testing.T, b Backend) {
 						Amount:  int64(1 + rng.IntN(300)),
 						Code:    "prop",
 						Pending: rng.IntN(3) == 0,
+						// Deferred credits and folds, physical choices, must not change a figure.
+						DeferCredit: rng.IntN(2) == 0,
+						FoldDebit:   rng.IntN(2) == 0,
 					}
 					if r.Debit == r.Credit {
 						continue
@@ -324,9 +327,44 @@ func testLedgerProperty(t *testing.T, b Backend) {
 			}
 		}()
 	}
+	// Folds run all the while, as the store's own folder does.
+	stopFold, folded := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(folded)
+		for {
+			select {
+			case <-stopFold:
+				return
+			default:
+			}
+			if _, err := b.DB.FoldDeferred(ctx); err != nil {
+				t.Errorf("fold: %v", err)
+				return
+			}
+		}
+	}()
 	wg.Wait()
+	close(stopFold)
+	<-folded
 
 	a := audit(t, b)
+	before := map[string]int64{}
+	for _, id := range accounts {
+		before[id] = balance(t, l, id).Balance
+	}
+	if _, err := b.DB.FoldDeferred(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := b.DB.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger_deferred`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d deferred credits left after a fold (%v)", left, err)
+	}
+	for _, id := range accounts {
+		if got := balance(t, l, id).Balance; got != before[id] {
+			t.Fatalf("%s: balance %d after folding, %d before", id, got, before[id])
+		}
+	}
+	audit(t, b)
 	if a.Transfers != int64(len(answered))+wallets {
 		t.Fatalf("%d transfers stored, %d answered (+%d top-ups): a transfer was applied twice or lost", a.Transfers, len(answered), wallets)
 	}
