@@ -95,7 +95,7 @@ the same machine and shares its cores.`,
 	payCmd.Flags().IntVar(&payers, "payers", 200, "wallets the payments are spread over")
 	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of one phase (server and client, one process) to this file for go tool pprof")
 	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile covers: facepay or orderquery")
-	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk())
+	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk(), newBenchMemory())
 	return cmd
 }
 
@@ -176,6 +176,47 @@ and p99, the ratio debits/s : ceiling, and how long the whole school took to pay
 	cmd.Flags().IntVar(&concurrency, "concurrency", 16, "keep-alive connections")
 	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of the ceiling phase")
 	cmd.Flags().IntVar(&students, "students", 3000, "students in the school, each paying one lunch")
+	return cmd
+}
+
+func newBenchMemory() *cobra.Command {
+	var (
+		db     string
+		orders int
+	)
+	cmd := &cobra.Command{
+		Use:   "memory",
+		Short: "Resident memory of facepay serve idle, and of the platform before and after many payments",
+		Long: `Start this binary's facepay serve on a fresh store (SQLite in a temporary directory, or
+a throw-away schema on --db), leave it alone for 3 s and read its resident set. Then start
+a platform in this process, read its memory, make --orders facepay payments over HTTPS
+keep-alive (16 connections, a fresh face_code each) and read it again. Each reading
+follows a garbage collection that returns free memory to the system; the client shares
+the process (its connections are closed first). Memory of face libraries is in
+bench face (its memory column).`,
+		Example: `  facepay bench memory
+  facepay bench memory --db postgres://postgres@127.0.0.1:5432/facepay_test --orders 20000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			rep, err := bench.RunMemory(cmd.Context(), bench.MemoryConfig{DBURL: db, Orders: orders, Binary: self, Progress: os.Stderr})
+			if err != nil {
+				return err
+			}
+			mb := func(b int64) float64 { return float64(b) / (1 << 20) }
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "backend %s\n", rep.Backend)
+			fmt.Fprintf(out, "facepay serve, idle:                  RSS %6.1f MB\n", mb(rep.ServeIdleRSS))
+			fmt.Fprintf(out, "platform in process, idle:            RSS %6.1f MB, Go heap in use %6.1f MB\n", mb(rep.PlatformIdle.RSS), mb(rep.PlatformIdle.HeapInuse))
+			fmt.Fprintf(out, "after %d payments:               RSS %6.1f MB, Go heap in use %6.1f MB\n", rep.Orders, mb(rep.PlatformAfter.RSS), mb(rep.PlatformAfter.HeapInuse))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&db, "db", "", "PostgreSQL URL (throw-away schemas are created and dropped); default SQLite in a temp dir")
+	cmd.Flags().IntVar(&orders, "orders", 100_000, "payments made before the second reading")
 	return cmd
 }
 

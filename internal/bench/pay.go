@@ -104,7 +104,7 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	if err != nil {
 		return PayReport{}, err
 	}
-	codes, err := prepareCodes(ctx, p.Pay, cr, cfg)
+	codes, err := prepareCodes(ctx, p.Pay, cr, int(cfg.Duration.Seconds()*4000), cfg.Payers)
 	if err != nil {
 		return PayReport{}, err
 	}
@@ -144,15 +144,7 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 			if i >= int64(len(codes)) {
 				return false, false
 			}
-			m := envelope(cr)
-			m.Set("body", "bench")
-			m.Set("out_trade_no", "B"+strconv.FormatInt(i, 10))
-			m.SetInt("total_fee", 1)
-			m.Set("fee_type", "CNY")
-			m.Set("spbill_create_ip", "127.0.0.1")
-			m.Set("face_code", codes[i])
-			v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
-			return post(client, base+"/pay/facepay", m.Encode(), ""), true
+			return post(client, base+"/pay/facepay", facepayBody(cr, "B"+strconv.FormatInt(i, 10), codes[i]), ""), true
 		})
 	})
 	if next.Load() > int64(len(codes)) {
@@ -170,7 +162,7 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 
 // prepareCodes makes payers and enough face codes for a fast run (minted in bulk, so
 // the minting is not measured).
-func prepareCodes(ctx context.Context, svc *pay.Service, cr tenant.Credentials, cfg PayConfig) ([]string, error) {
+func prepareCodes(ctx context.Context, svc *pay.Service, cr tenant.Credentials, want, payers int) ([]string, error) {
 	id, err := device.NewIdentity()
 	if err != nil {
 		return nil, err
@@ -184,10 +176,9 @@ func prepareCodes(ctx context.Context, svc *pay.Service, cr tenant.Credentials, 
 	if err != nil {
 		return nil, err
 	}
-	want := int(cfg.Duration.Seconds() * 4000)
-	perPayer := (want + cfg.Payers - 1) / cfg.Payers
+	perPayer := (want + payers - 1) / payers
 	var codes []string
-	for range cfg.Payers {
+	for range payers {
 		p, err := svc.CreatePayer(ctx, int64(perPayer)*10, "")
 		if err != nil {
 			return nil, err
@@ -203,11 +194,24 @@ func prepareCodes(ctx context.Context, svc *pay.Service, cr tenant.Credentials, 
 	// Interleave payers so concurrent payments rarely hit one wallet.
 	out := make([]string, 0, len(codes))
 	for i := range perPayer {
-		for p := range cfg.Payers {
+		for p := range payers {
 			out = append(out, codes[p*perPayer+i])
 		}
 	}
 	return out, nil
+}
+
+// facepayBody is a signed facepay of one fen with a fresh face_code.
+func facepayBody(cr tenant.Credentials, outTradeNo, faceCode string) []byte {
+	m := envelope(cr)
+	m.Set("body", "bench")
+	m.Set("out_trade_no", outTradeNo)
+	m.SetInt("total_fee", 1)
+	m.Set("fee_type", "CNY")
+	m.Set("spbill_create_ip", "127.0.0.1")
+	m.Set("face_code", faceCode)
+	v2wire.SignMessage(m, cr.APIKey, v2wire.SignHMACSHA256)
+	return m.Encode()
 }
 
 func envelope(cr tenant.Credentials) *v2wire.Message {

@@ -23,3 +23,14 @@ func TestRunPayAnchors(t *testing.T) {
 		t.Fatalf("orderquery : protocol ceiling = %.2f", rep.QueryRatio())
 	}
 }
+
+// TestRunMemory: the payments are all made and both readings come from the process.
+func TestRunMemory(t *testing.T) {
+	rep, err := RunMemory(context.Background(), MemoryConfig{Orders: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Orders != 300 || rep.PlatformIdle.RSS <= 0 || rep.PlatformAfter.RSS <= 0 || rep.PlatformAfter.HeapInuse <= 0 {
+		t.Fatalf("report %+v", rep)
+	}
+}
