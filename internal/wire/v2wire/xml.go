@@ -137,7 +137,14 @@ func Decode(body []byte) (*Message, error) {
 	if !utf8.Valid(body) {
 		return nil, &DecodeError{Code: codeNotUTF8, Msg: "body is not valid UTF-8"}
 	}
+	if m, ok := decodeFlat(body); ok {
+		return m, nil
+	}
+	return decodeXML(body)
+}
 
+// decodeXML is the full decoder, for every body the flat scanner leaves to it.
+func decodeXML(body []byte) (*Message, error) {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	// encoding/xml consults CharsetReader only for a declared encoding other than
 	// UTF-8. The bytes already are UTF-8, but a sender declaring GBK means something
