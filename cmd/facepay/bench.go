@@ -95,7 +95,7 @@ the same machine and shares its cores.`,
 	payCmd.Flags().IntVar(&payers, "payers", 200, "wallets the payments are spread over")
 	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of one phase (server and client, one process) to this file for go tool pprof")
 	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile covers: facepay or orderquery")
-	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk(), newBenchMemory())
+	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk(), newBenchMemory(), newBenchScale())
 	return cmd
 }
 
@@ -217,6 +217,51 @@ bench face (its memory column).`,
 	}
 	cmd.Flags().StringVar(&db, "db", "", "PostgreSQL URL (throw-away schemas are created and dropped); default SQLite in a temp dir")
 	cmd.Flags().IntVar(&orders, "orders", 100_000, "payments made before the second reading")
+	return cmd
+}
+
+func newBenchScale() *cobra.Command {
+	var (
+		db        string
+		instances []int
+		per       int
+		duration  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "scale",
+		Short: "Paid/s of facepay spread over 1, 2 and 4 facepay serve processes on one PostgreSQL",
+		Long: `Make a throw-away schema on --db, set up a merchant, payers and face codes, then for each
+count in --instances start that many facepay serve processes of this binary on the schema
+and spread signed facepay payments over them from the client (--per-instance keep-alive
+HTTPS connections to each) for --duration. Prints paid/s, p50 and p99 per count and the
+ratio to one instance. The processes, the client and PostgreSQL share this machine's cores.`,
+		Example: `  facepay bench scale --db postgres://postgres@127.0.0.1:5432/facepay_test
+  facepay bench scale --db postgres://postgres@127.0.0.1:5432/facepay_test --instances 1,2,4,8 --duration 20s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			rows, err := bench.RunScale(cmd.Context(), bench.ScaleConfig{DBURL: db, Binary: self, Instances: instances,
+				PerInstance: per, Duration: duration, Progress: os.Stderr})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			w := tabwriter.NewWriter(out, 0, 2, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(w, "instances\tconnections\tpaid\tfailed\tpaid/s\tp50 ms\tp99 ms\t: one instance\t")
+			for _, r := range rows {
+				fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t\n", r.Instances, r.Connections, r.OK, r.Failed, r.PerSec(),
+					float64(r.P50.Microseconds())/1000, float64(r.P99.Microseconds())/1000, r.PerSec()/rows[0].PerSec())
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&db, "db", "", "PostgreSQL URL (required; a throw-away schema is created and dropped)")
+	cmd.Flags().IntSliceVar(&instances, "instances", []int{1, 2, 4}, "serve process counts to measure")
+	cmd.Flags().IntVar(&per, "per-instance", 16, "client keep-alive connections per serve process")
+	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of each measurement")
 	return cmd
 }
 

@@ -203,7 +203,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		{"admin", "merchant", "set-bill-mode", "--help"}, {"bench", "face-eval", "--help"}, {"admin", "member", "enable", "--help"}, {"kiosk", "--help"}, {"merchant", "--help"}, {"bench", "kiosk", "--help"}, {"admin", "k12", "org", "create", "--help"}, {"admin", "k12", "parent", "sign", "--help"}, {"admin", "merchant", "set-notify-url", "--help"},
 		{"admin", "k12", "credential", "--help"}, {"admin", "k12", "org", "set-risk", "--help"}, {"admin", "k12", "parent", "repay", "--help"},
 		{"admin", "merchant", "set-advance-funding", "--help"}, {"admin", "merchant", "set-k12-limits", "--help"}, {"admin", "payer", "top-up", "--help"},
-		{"admin", "k12", "parent", "collect", "--help"}, {"bench", "memory", "--help"}, {"admin", "k12", "parent", "confirm", "--help"}, {"admin", "k12", "recollect", "--help"}, {"bench", "k12", "--help"}, {"demo", "--help"},
+		{"admin", "k12", "parent", "collect", "--help"}, {"bench", "memory", "--help"}, {"bench", "scale", "--help"}, {"admin", "k12", "parent", "confirm", "--help"}, {"admin", "k12", "recollect", "--help"}, {"bench", "k12", "--help"}, {"demo", "--help"},
 		{"bench", "--help"}, {"bench", "pay", "--help"}, {"bench", "notify", "--help"},
 		{"admin", "notify", "list", "--help"}, {"admin", "notify", "show", "--help"}, {"admin", "notify", "retry", "--help"},
 		{"admin", "clock", "create", "--help"}, {"admin", "clock", "advance", "--help"}, {"admin", "clock", "show", "--help"},

@@ -73,28 +73,34 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (MemoryReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	fmt.Fprintf(cfg.Progress, "minting %d face codes...\n", cfg.Orders)
-	codes, err := prepareCodes(ctx, p.Pay, cr, cfg.Orders, 500)
-	if err != nil {
-		return rep, err
-	}
-	codes = codes[:cfg.Orders]
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.CA.Pool()}, MaxIdleConnsPerHost: 16, MaxConnsPerHost: 16}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: tr}
-	var next atomic.Int64
-	d := driver{concurrency: 16, duration: 24 * time.Hour, progress: cfg.Progress}
-	res := d.drive(ctx, "facepay", func(int64) (bool, bool) {
-		i := next.Add(1) - 1
-		if i >= int64(len(codes)) {
-			return false, false
+	// Codes are minted a round at a time: a face code expires, and on a slow backend
+	// the last of 100 000 minted at once would expire before its turn.
+	const round = 10_000
+	for paid := 0; paid < cfg.Orders; {
+		n := min(round, cfg.Orders-paid)
+		fmt.Fprintf(cfg.Progress, "minting %d face codes...\n", n)
+		codes, err := prepareCodes(ctx, p.Pay, cr, n, 200)
+		if err != nil {
+			return rep, err
 		}
-		return post(client, p.Server.URL()+"/pay/facepay", facepayBody(cr, "M"+strconv.FormatInt(i, 10), codes[i]), ""), true
-	})
-	if res.OK != cfg.Orders {
-		return rep, fmt.Errorf("%d of %d payments succeeded", res.OK, cfg.Orders)
+		codes = codes[:n]
+		var next atomic.Int64
+		d := driver{concurrency: 16, duration: 24 * time.Hour, progress: cfg.Progress}
+		res := d.drive(ctx, "facepay", func(int64) (bool, bool) {
+			i := next.Add(1) - 1
+			if i >= int64(len(codes)) {
+				return false, false
+			}
+			return post(client, p.Server.URL()+"/pay/facepay", facepayBody(cr, "M"+strconv.Itoa(paid)+"-"+strconv.FormatInt(i, 10), codes[i]), ""), true
+		})
+		if res.OK != n {
+			return rep, fmt.Errorf("%d of %d payments succeeded", res.OK, n)
+		}
+		paid += n
 	}
 	tr.CloseIdleConnections()
-	codes = nil
 	rep.PlatformAfter = read()
 	return rep, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/randid"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
@@ -172,7 +173,7 @@ func prepareCodes(ctx context.Context, svc *pay.Service, cr tenant.Credentials, 
 		return nil, err
 	}
 	ai, err := svc.AuthInfo(ctx, pay.AuthInfoRequest{MchID: cr.MchID, AppID: cr.AppID, StoreID: "BENCH", StoreName: "bench",
-		DeviceID: "BENCH-1", Rawdata: raw, Now: strconv.FormatInt(time.Now().Unix(), 10), Version: "1"})
+		DeviceID: "BENCH-" + randid.Hex(6), Rawdata: raw, Now: strconv.FormatInt(time.Now().Unix(), 10), Version: "1"})
 	if err != nil {
 		return nil, err
 	}
