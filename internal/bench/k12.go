@@ -109,14 +109,7 @@ func RunK12(ctx context.Context, cfg K12Config) (K12Report, error) {
 	if rep.Lunch.OK != cfg.Students {
 		return rep, fmt.Errorf("%d of %d students paid", rep.Lunch.OK, cfg.Students)
 	}
-	a, err := p.DB.AuditLedger(ctx)
-	if err != nil {
-		return rep, err
-	}
-	if !a.Balanced() {
-		return rep, fmt.Errorf("the ledger does not balance after the run: %+v", a)
-	}
-	return rep, nil
+	return rep, audited(ctx, p.DB)
 }
 
 // prepareSchool onboards a production service provider, its school, the students

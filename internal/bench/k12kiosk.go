@@ -404,12 +404,5 @@ func (s *benchSchool) backlog(ctx context.Context, p *platform.Platform, users [
 	if left != 0 || rep.BacklogDone != len(users) {
 		return fmt.Errorf("after the outage %d debits wait and %d of %d are done", left, rep.BacklogDone, len(users))
 	}
-	a, err := p.DB.AuditLedger(ctx)
-	if err != nil {
-		return err
-	}
-	if !a.Balanced() {
-		return fmt.Errorf("the ledger does not balance: %+v", a)
-	}
-	return nil
+	return audited(ctx, p.DB)
 }

@@ -177,12 +177,5 @@ func RunKiosk(ctx context.Context, cfg KioskConfig) (KioskReport, error) {
 	}
 	rep.FaceCode = timing("getWxpayfaceCode: frames → face_code (liveness off)", codeT)
 	rep.Paid = timing("frames → face_code → merchant server → paid", paidT)
-	a, err := db.AuditLedger(ctx)
-	if err != nil {
-		return rep, err
-	}
-	if !a.Balanced() {
-		return rep, fmt.Errorf("the ledger does not balance after the run")
-	}
-	return rep, nil
+	return rep, audited(ctx, db)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/platform"
 	"github.com/openfacepay/openfacepay/internal/randid"
+	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 	"github.com/openfacepay/openfacepay/internal/wire/v2wire"
 )
@@ -151,14 +152,19 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	if next.Load() > int64(len(codes)) {
 		fmt.Fprintf(cfg.Progress, "note: all %d prepared face codes were used before the time was up\n", len(codes))
 	}
+	return rep, audited(ctx, db)
+}
+
+// audited fails unless the store's ledger balances after a run.
+func audited(ctx context.Context, db *sqlstore.DB) error {
 	a, err := db.AuditLedger(ctx)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	if !a.Balanced() {
-		return rep, fmt.Errorf("the ledger does not balance after the run: %+v", a)
+		return fmt.Errorf("the ledger does not balance after the run: %+v", a)
 	}
-	return rep, nil
+	return nil
 }
 
 // prepareCodes makes payers and enough face codes for a fast run (minted in bulk, so

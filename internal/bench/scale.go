@@ -104,14 +104,7 @@ func RunScale(ctx context.Context, cfg ScaleConfig) ([]ScaleRow, error) {
 		stop()
 		rows = append(rows, ScaleRow{Instances: n, Connections: conns, Result: res})
 	}
-	a, err := db.AuditLedger(ctx)
-	if err != nil {
-		return rows, err
-	}
-	if !a.Balanced() {
-		return rows, fmt.Errorf("the ledger does not balance after the run: %+v", a)
-	}
-	return rows, nil
+	return rows, audited(ctx, db)
 }
 
 // startServes starts n serve processes on the store and waits until each answers.

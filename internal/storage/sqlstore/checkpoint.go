@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -25,34 +24,22 @@ const (
 type checkpointer struct {
 	db   *sql.DB
 	log  *slog.Logger
-	quit chan struct{}
-	wg   sync.WaitGroup
+	tick *ticker
 }
 
 func startCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
-	c := &checkpointer{db: db, log: log, quit: make(chan struct{})}
-	c.wg.Add(1)
-	go c.run()
+	c := &checkpointer{db: db, log: log}
+	c.tick = startTicker(checkpointEvery, c.run)
 	return c
 }
 
 func (c *checkpointer) run() {
-	defer c.wg.Done()
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.quit:
-			return
-		case <-t.C:
-		}
-		pages, err := c.checkpoint("PASSIVE")
-		if err == nil && pages > walRestartPages {
-			_, err = c.checkpoint("RESTART")
-		}
-		if err != nil {
-			c.log.Warn("sqlite checkpoint", "err", err)
-		}
+	pages, err := c.checkpoint("PASSIVE")
+	if err == nil && pages > walRestartPages {
+		_, err = c.checkpoint("RESTART")
+	}
+	if err != nil {
+		c.log.Warn("sqlite checkpoint", "err", err)
 	}
 }
 
@@ -65,7 +52,6 @@ func (c *checkpointer) checkpoint(mode string) (int64, error) {
 
 // stop ends the goroutine; closing the last connection checkpoints what is left.
 func (c *checkpointer) stop() {
-	close(c.quit)
-	c.wg.Wait()
+	c.tick.stop()
 	c.db.Close()
 }

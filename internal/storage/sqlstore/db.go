@@ -36,7 +36,7 @@ type DB struct {
 	clock  clock.Clock
 	batch  *committer    // SQLite: group commit; nil on PostgreSQL
 	ckpt   *checkpointer // SQLite: WAL checkpoints beside the writer
-	fold   *folder       // folds deferred ledger credits
+	fold   *ticker       // folds deferred ledger credits
 	// SQLite: statements kept prepared on the writer and on the read pool; nil on
 	// PostgreSQL, whose driver keeps its own.
 	writeStmts, readStmts *stmtCache

@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -12,37 +10,10 @@ import (
 // interval of payments long, which keeps reading a balance (its sum) cheap.
 const foldEvery = time.Second
 
-type folder struct {
-	db   *DB
-	log  *slog.Logger
-	quit chan struct{}
-	wg   sync.WaitGroup
-}
-
-func startFolder(db *DB) *folder {
-	f := &folder{db: db, log: db.log, quit: make(chan struct{})}
-	f.wg.Add(1)
-	go f.run()
-	return f
-}
-
-func (f *folder) run() {
-	defer f.wg.Done()
-	t := time.NewTicker(foldEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.quit:
-			return
-		case <-t.C:
+func startFolder(db *DB) *ticker {
+	return startTicker(foldEvery, func() {
+		if _, err := db.FoldDeferred(context.Background()); err != nil {
+			db.log.Warn("ledger fold", "err", err)
 		}
-		if _, err := f.db.FoldDeferred(context.Background()); err != nil {
-			f.log.Warn("ledger fold", "err", err)
-		}
-	}
-}
-
-func (f *folder) stop() {
-	close(f.quit)
-	f.wg.Wait()
+	})
 }
