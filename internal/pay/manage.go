@@ -51,9 +51,14 @@ func (s *Service) withOrder(ctx context.Context, api string, r OrderRef, change 
 	if err != nil {
 		return Order{}, err
 	}
-	now := st.now
+	return s.withOrderAt(ctx, st.now, r, change)
+}
+
+// withOrderAt is withOrder once the merchant's state has been read (and its fault
+// rule served) at now.
+func (s *Service) withOrderAt(ctx context.Context, now time.Time, r OrderRef, change func(tx Tx, o *Order, now time.Time) error) (Order, error) {
 	var o Order
-	err = s.run(ctx, func(tx Tx) (err error) {
+	err := s.run(ctx, func(tx Tx) (err error) {
 		if o, err = s.find(ctx, tx, r); err != nil {
 			return err
 		}
@@ -67,8 +72,26 @@ func (s *Service) withOrder(ctx context.Context, api string, r OrderRef, change 
 
 // Query returns an order as it stands now (a payer's password wait that timed out is
 // settled first).
+//
+// It reads outside any write transaction: a query is the request a merchant repeats
+// most, and on SQLite a write transaction would queue it behind the payments. Only an
+// order whose password wait has run out is settled, in a write transaction.
 func (s *Service) Query(ctx context.Context, api string, r OrderRef) (Order, error) {
-	return s.withOrder(ctx, api, r, nil)
+	st, err := s.begin(ctx, r.MchID, api)
+	if err != nil {
+		return Order{}, err
+	}
+	o, found, err := s.store.FindOrder(ctx, r.owner(), r.OutTradeNo, r.TransactionID)
+	if err != nil {
+		return Order{}, err
+	}
+	if !found || (r.OutTradeNo != "" && r.TransactionID != "" && o.OutTradeNo != r.OutTradeNo) {
+		return Order{}, fail(errcode.NotFound, ErrNoSuchOrder, "order does not exist")
+	}
+	if o.State == StateUserPaying && !st.now.Before(o.DecideBy) {
+		return s.withOrderAt(ctx, st.now, r, nil)
+	}
+	return o, nil
 }
 
 // ConfirmPassword ends a payer's password wait: paid, or refused by the payer. It is

@@ -196,6 +196,9 @@ type Store interface {
 	TestClock(ctx context.Context, mchID string) (time.Time, bool, error)
 	// HasFault tells, without a write transaction, whether a fault rule is live.
 	HasFault(ctx context.Context, mchID, api string) (bool, error)
+	// FindOrder reads an order outside any transaction, by transaction_id when it is
+	// given, else by out_trade_no.
+	FindOrder(ctx context.Context, owner, outTradeNo, transactionID string) (Order, bool, error)
 	// MerchantState reads in one statement what a payment request needs to know of
 	// its merchant before its transaction.
 	MerchantState(ctx context.Context, mchID, api string) (MerchantState, error)

@@ -64,6 +64,19 @@ func (t *Tx) Order(ctx context.Context, owner, outTradeNo string) (pay.Order, bo
 	return t.oneOrder(ctx, `owner_mch_id = ? AND out_trade_no = ?`, owner, outTradeNo)
 }
 
+// FindOrder implements pay.Store.
+func (db *DB) FindOrder(ctx context.Context, owner, outTradeNo, transactionID string) (pay.Order, bool, error) {
+	q, key := `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND out_trade_no = ?`, outTradeNo
+	if transactionID != "" {
+		q, key = `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND transaction_id = ?`, transactionID
+	}
+	o, err := scanOrder(db.queryRow(ctx, q, owner, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, false, nil
+	}
+	return o, err == nil, err
+}
+
 // OrderByTransactionID implements pay.Tx.
 func (t *Tx) OrderByTransactionID(ctx context.Context, owner, transactionID string) (pay.Order, bool, error) {
 	return t.oneOrder(ctx, `owner_mch_id = ? AND transaction_id = ?`, owner, transactionID)
