@@ -37,10 +37,19 @@ func (s *Service) find(ctx context.Context, tx Tx, r OrderRef) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
-	if !found || (r.OutTradeNo != "" && r.TransactionID != "" && o.OutTradeNo != r.OutTradeNo) {
-		return Order{}, fail(errcode.NotFound, ErrNoSuchOrder, "order does not exist")
+	if err := r.found(o, found); err != nil {
+		return Order{}, err
 	}
 	return o, nil
+}
+
+// found refuses an order that was not found, or that a reference naming both its
+// numbers does not match; another merchant's order does not exist either.
+func (r OrderRef) found(o Order, found bool) error {
+	if !found || (r.OutTradeNo != "" && r.TransactionID != "" && o.OutTradeNo != r.OutTradeNo) {
+		return fail(errcode.NotFound, ErrNoSuchOrder, "order does not exist")
+	}
+	return nil
 }
 
 // withOrder runs change on an order, in one transaction, after any fault rule for api
@@ -85,8 +94,8 @@ func (s *Service) Query(ctx context.Context, api string, r OrderRef) (Order, err
 	if err != nil {
 		return Order{}, err
 	}
-	if !found || (r.OutTradeNo != "" && r.TransactionID != "" && o.OutTradeNo != r.OutTradeNo) {
-		return Order{}, fail(errcode.NotFound, ErrNoSuchOrder, "order does not exist")
+	if err := r.found(o, found); err != nil {
+		return Order{}, err
 	}
 	if o.State == StateUserPaying && !st.now.Before(o.DecideBy) {
 		return s.withOrderAt(ctx, st.now, r, nil)

@@ -66,15 +66,16 @@ func (s *Service) Refund(ctx context.Context, r RefundRequest) (Refund, Order, e
 			return Refund{}, Order{}, errcode.E(errcode.Invalid, "notify_url must be an http or https URL of at most 256 characters")
 		}
 	}
-	if err := s.fault(ctx, r.MchID, "refund"); err != nil {
+	st, err := s.begin(ctx, r.MchID, "refund") // outside the transaction, as in Charge
+	if err != nil {
 		return Refund{}, Order{}, err
 	}
 	var (
 		ref Refund
 		o   Order
 	)
-	now := s.now(ctx, r.MchID) // outside the transaction, as in Charge
-	err := s.run(ctx, func(tx Tx) (err error) {
+	now := st.now
+	err = s.run(ctx, func(tx Tx) (err error) {
 		ref, o, err = s.refund(ctx, tx, r, total, fee, now)
 		return err
 	})

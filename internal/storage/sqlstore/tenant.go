@@ -111,21 +111,19 @@ func (db *DB) Merchant(ctx context.Context, mchID string) (tenant.Merchant, erro
 		m     tenant.Merchant
 		found bool
 	)
+	var apps []string
 	for rows.Next() {
+		// Every row carries the merchant; a merchant has one or two appids.
 		var app sql.NullString
-		r := withAppID{rows: rows, app: &app}
-		if !found {
-			if m, err = db.scanMerchant(r); err != nil {
-				return tenant.Merchant{}, err
-			}
-			found = true
-		} else if err := rows.Scan(new(string), new(string), new(string), new(string), new([]byte), new([]byte), new(string), new(int64), &app); err != nil {
+		if m, err = db.scanMerchant(withAppID{rows: rows, app: &app}); err != nil {
 			return tenant.Merchant{}, err
 		}
+		found = true
 		if app.Valid {
-			m.AppIDs = append(m.AppIDs, app.String)
+			apps = append(apps, app.String)
 		}
 	}
+	m.AppIDs = apps
 	if err := rows.Err(); err != nil {
 		return tenant.Merchant{}, err
 	}
