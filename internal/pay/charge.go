@@ -101,6 +101,9 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	if st.Found && r.owner() == r.MchID {
 		threshold = st.PasswordThreshold
 	}
+	if o, ok, err := s.quickCharge(ctx, r, fee, st.now, threshold); err != nil || ok {
+		return o, err
+	}
 	var o Order
 	err = s.run(ctx, func(tx Tx) (err error) {
 		o, err = s.charge(ctx, tx, r, fee, st.now, threshold)
@@ -136,7 +139,7 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 		}
 	}
 	switch {
-	case !found, r.API == APIFacePay && cred.Kind != FaceCode:
+	case !found, wrongKind(r, cred):
 		return Order{}, fail(errcode.Invalid, ErrCodeInvalid, "not a face_code or payment code of this platform")
 	case claimed:
 	case cred.UsedBy == key:
@@ -149,17 +152,8 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 	case cred.UsedBy != "":
 		return Order{}, fail(errcode.Invalid, ErrCodeUsed, "this code was already used; each code pays once")
 	}
-	switch {
-	case cred.Kind == FaceCode && !now.Before(cred.ExpiresAt), cred.Kind == PayCode && !s.clock.Now().Before(cred.ExpiresAt):
-		// Face codes follow the merchant's clock (a test clock moves them); payment
-		// codes belong to the payer's wallet, which lives on the platform clock.
-		return Order{}, fail(errcode.Invalid, ErrCodeExpired, "this code has expired; ask the payer for a new one")
-	case cred.Kind == FaceCode && (cred.MchID != owner || cred.AppID != r.AppID):
-		return Order{}, fail(errcode.Invalid, ErrCodeInvalid, "this face_code was issued to another merchant or appid")
-	}
-	openID := s.OpenID(r.AppID, cred.PayerID)
-	if r.OpenID != "" && r.OpenID != openID {
-		return Order{}, errcode.E(errcode.Invalid, "openid does not match the face_code")
+	if err := s.usable(r, cred, now); err != nil {
+		return Order{}, err
 	}
 	if threshold < 0 {
 		if threshold, err = tx.PasswordThreshold(ctx, owner); err != nil {
@@ -172,22 +166,7 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 		}
 	}
 	needPassword := threshold > 0 && fee > threshold
-	o := Order{
-		OwnerMchID: owner, OutTradeNo: r.OutTradeNo, TransactionID: transactionID(now), MchID: r.MchID, SubMchID: r.SubMchID,
-		AppID: r.AppID, SubAppID: r.SubAppID, API: r.API, TradeType: "MICROPAY", PayerID: cred.PayerID, OpenID: openID,
-		TotalFee: fee, FeeType: "CNY", Body: r.Body, Attach: r.Attach, DeviceInfo: r.DeviceInfo,
-		CredentialHash: cred.Hash, RequestDigest: digest, State: StateSuccess, StateDesc: "支付成功",
-		CreatedAt: now, PaidAt: now, UpdatedAt: now,
-	}
-	if r.API == APIFacePay {
-		o.TradeType = "FACEPAY"
-	}
-	if r.SubAppID != "" {
-		o.SubOpenID = s.OpenID(r.SubAppID, cred.PayerID)
-	}
-	if needPassword {
-		o.State, o.StateDesc, o.PaidAt, o.DecideBy = StateUserPaying, "需要用户输入支付密码", time.Time{}, now.Add(PasswordTimeout)
-	}
+	o := s.newOrder(r, cred, fee, now, digest, needPassword)
 	if err := tx.InsertOrder(ctx, o); err != nil {
 		return Order{}, err
 	}
@@ -202,6 +181,77 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 		return Order{}, err
 	}
 	return o, nil
+}
+
+// quickCharge takes the common charge (a new out_trade_no, an unused code of this
+// merchant, no password, a settlement account known to exist) decided from reads
+// outside any transaction and written as one guarded Payment, which the store commits
+// together with other payments. ok=false when it is not the common case or a guard
+// did not hold by the time of the write: nothing was written, and the interactive
+// path decides, from the start, as for any other charge. Refusals are the
+// interactive path's, so they read the same whichever path a charge took.
+func (s *Service) quickCharge(ctx context.Context, r ChargeRequest, fee int64, now time.Time, threshold int64) (o Order, ok bool, err error) {
+	owner := r.owner()
+	if threshold < 0 || threshold > 0 && fee > threshold {
+		return Order{}, false, nil
+	}
+	if _, known := s.opened.Load(owner); !known {
+		return Order{}, false, nil
+	}
+	hash := hashCode(r.Code)
+	cred, found, err := s.store.Credential(ctx, hash)
+	if err != nil || !found || cred.UsedBy != "" || wrongKind(r, cred) || s.usable(r, cred, now) != nil {
+		return Order{}, false, err
+	}
+	o = s.newOrder(r, cred, fee, now, r.digest(), false)
+	err = s.store.ApplyPayment(ctx, Payment{Order: o, CodeHash: hash, UsedBy: owner + "/" + r.OutTradeNo,
+		Transfer: ledger.Transfer{Key: payKey(owner, r.OutTradeNo), Debit: walletAccount(cred.PayerID), Credit: settlementAccount(owner),
+			Amount: fee, Code: "pay", State: ledger.Posted, CreatedAt: now, UpdatedAt: now}})
+	if errors.Is(err, ErrNotApplied) {
+		return Order{}, false, nil
+	}
+	return o, err == nil, err
+}
+
+// wrongKind: facepay takes face codes only; micropay takes either kind.
+func wrongKind(r ChargeRequest, cred Credential) bool {
+	return r.API == APIFacePay && cred.Kind != FaceCode
+}
+
+// usable refuses a code that cannot pay r at now, used or not.
+func (s *Service) usable(r ChargeRequest, cred Credential, now time.Time) error {
+	switch {
+	case cred.Kind == FaceCode && !now.Before(cred.ExpiresAt), cred.Kind == PayCode && !s.clock.Now().Before(cred.ExpiresAt):
+		// Face codes follow the merchant's clock (a test clock moves them); payment
+		// codes belong to the payer's wallet, which lives on the platform clock.
+		return fail(errcode.Invalid, ErrCodeExpired, "this code has expired; ask the payer for a new one")
+	case cred.Kind == FaceCode && (cred.MchID != r.owner() || cred.AppID != r.AppID):
+		return fail(errcode.Invalid, ErrCodeInvalid, "this face_code was issued to another merchant or appid")
+	case r.OpenID != "" && r.OpenID != s.OpenID(r.AppID, cred.PayerID):
+		return errcode.E(errcode.Invalid, "openid does not match the face_code")
+	}
+	return nil
+}
+
+// newOrder is the order a charge of r with cred creates.
+func (s *Service) newOrder(r ChargeRequest, cred Credential, fee int64, now time.Time, digest string, needPassword bool) Order {
+	o := Order{
+		OwnerMchID: r.owner(), OutTradeNo: r.OutTradeNo, TransactionID: transactionID(now), MchID: r.MchID, SubMchID: r.SubMchID,
+		AppID: r.AppID, SubAppID: r.SubAppID, API: r.API, TradeType: "MICROPAY", PayerID: cred.PayerID, OpenID: s.OpenID(r.AppID, cred.PayerID),
+		TotalFee: fee, FeeType: "CNY", Body: r.Body, Attach: r.Attach, DeviceInfo: r.DeviceInfo,
+		CredentialHash: cred.Hash, RequestDigest: digest, State: StateSuccess, StateDesc: "支付成功",
+		CreatedAt: now, PaidAt: now, UpdatedAt: now,
+	}
+	if r.API == APIFacePay {
+		o.TradeType = "FACEPAY"
+	}
+	if r.SubAppID != "" {
+		o.SubOpenID = s.OpenID(r.SubAppID, cred.PayerID)
+	}
+	if needPassword {
+		o.State, o.StateDesc, o.PaidAt, o.DecideBy = StateUserPaying, "需要用户输入支付密码", time.Time{}, now.Add(PasswordTimeout)
+	}
+	return o
 }
 
 // replay answers a charge whose out_trade_no exists: the first result for the same

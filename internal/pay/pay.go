@@ -148,6 +148,22 @@ type Fault struct {
 // ErrDuplicate is returned by inserts whose business key exists: a concurrent twin won.
 var ErrDuplicate = errors.New("pay: duplicate business key")
 
+// ErrNotApplied is returned by Store.ApplyPayment when one of the payment's guards
+// did not hold (the code was used meanwhile, the order number exists, the wallet is
+// short): nothing of it was written, and the interactive path decides the answer.
+var ErrNotApplied = errors.New("pay: payment not applied")
+
+// Payment is a charge decided before its transaction, written as guarded writes a
+// store can batch with other payments: claim the code (unused), insert the order
+// (a new out_trade_no), move the money (the payer's wallet covers it; the credit to
+// the settlement account deferred).
+type Payment struct {
+	Order    Order
+	CodeHash string
+	UsedBy   string // the claim's mark: owner/out_trade_no
+	Transfer ledger.Transfer
+}
+
 // Tx is the storage the domain needs inside one transaction. Reads of rows that a
 // transaction may change lock them until it ends.
 type Tx interface {
@@ -202,6 +218,10 @@ type Store interface {
 	// MerchantState reads in one statement what a payment request needs to know of
 	// its merchant before its transaction.
 	MerchantState(ctx context.Context, mchID, api string) (MerchantState, error)
+	// Credential reads a code outside any transaction.
+	Credential(ctx context.Context, hash string) (Credential, bool, error)
+	// ApplyPayment writes p and returns after its commit, or ErrNotApplied.
+	ApplyPayment(ctx context.Context, p Payment) error
 	OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]Order, error)
 	RefundsCreatedBetween(ctx context.Context, owner string, from, to time.Time) ([]Refund, error)
 }

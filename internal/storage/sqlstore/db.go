@@ -35,6 +35,7 @@ type DB struct {
 	log    *slog.Logger
 	clock  clock.Clock
 	batch  *committer    // SQLite: group commit; nil on PostgreSQL
+	pipe   *pipeline     // PostgreSQL: guarded writes pipelined and group-committed
 	ckpt   *checkpointer // SQLite: WAL checkpoints beside the writer
 	fold   *ticker       // folds deferred ledger credits
 	// SQLite: statements kept prepared on the writer and on the read pool; nil on
@@ -109,6 +110,9 @@ func (db *DB) Close() error {
 	}
 	if db.batch != nil {
 		db.batch.stop()
+	}
+	if db.pipe != nil {
+		db.pipe.stop()
 	}
 	if db.ckpt != nil {
 		db.ckpt.stop()

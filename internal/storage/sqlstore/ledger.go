@@ -96,14 +96,29 @@ func (t *Tx) UpdateAccount(ctx context.Context, a ledger.Account) error {
 	return err
 }
 
+// The writes of a transfer, shared by the ledger's interactive path and the guarded
+// writes of a decided payment (guarded.go).
+const (
+	// sqlDebit takes (posted, held, id, amount); it changes no row when the account
+	// may not go negative and does not cover amount.
+	sqlDebit = `UPDATE ledger_accounts SET balance = balance - ?, pending_debits = pending_debits + ?
+		WHERE id = ? AND (may_go_negative = 1 OR balance - pending_debits >= ?)`
+	sqlInsertTransfer = `INSERT INTO ledger_transfers (idem_key, debit_account, credit_account, amount, code, two_phase, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlCreditLater = `INSERT INTO ledger_deferred (transfer_key, account_id, amount) VALUES (?, ?, ?)`
+)
+
+func transferArgs(tr ledger.Transfer) []any {
+	return []any{tr.Key, tr.Debit, tr.Credit, tr.Amount, tr.Code, boolInt(tr.TwoPhase), string(tr.State), micros(tr.CreatedAt), micros(tr.UpdatedAt)}
+}
+
 // Debit implements ledger.Store: one conditional update, which locks the row.
 func (t *Tx) Debit(ctx context.Context, id string, amount int64, pending bool) (bool, error) {
 	posted, held := amount, int64(0)
 	if pending {
 		posted, held = 0, amount
 	}
-	res, err := t.Exec(ctx, `UPDATE ledger_accounts SET balance = balance - ?, pending_debits = pending_debits + ?
-		WHERE id = ? AND (may_go_negative = 1 OR balance - pending_debits >= ?)`, posted, held, id, amount)
+	res, err := t.Exec(ctx, sqlDebit, posted, held, id, amount)
 	if err != nil {
 		return false, err
 	}
@@ -148,9 +163,7 @@ func (t *Tx) TransferByKey(ctx context.Context, key string) (ledger.Transfer, bo
 
 // InsertTransfer implements ledger.Store.
 func (t *Tx) InsertTransfer(ctx context.Context, tr ledger.Transfer) error {
-	_, err := t.Exec(ctx, `INSERT INTO ledger_transfers (idem_key, debit_account, credit_account, amount, code, two_phase, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		tr.Key, tr.Debit, tr.Credit, tr.Amount, tr.Code, boolInt(tr.TwoPhase), string(tr.State), micros(tr.CreatedAt), micros(tr.UpdatedAt))
+	_, err := t.Exec(ctx, sqlInsertTransfer, transferArgs(tr)...)
 	switch {
 	case t.db.d.isUnique(err):
 		return ledger.ErrDuplicateKey
@@ -162,7 +175,7 @@ func (t *Tx) InsertTransfer(ctx context.Context, tr ledger.Transfer) error {
 
 // CreditLater implements ledger.Store.
 func (t *Tx) CreditLater(ctx context.Context, key, id string, amount int64) error {
-	_, err := t.Exec(ctx, `INSERT INTO ledger_deferred (transfer_key, account_id, amount) VALUES (?, ?, ?)`, key, id, amount)
+	_, err := t.Exec(ctx, sqlCreditLater, key, id, amount)
 	if t.db.d.isUnique(err) {
 		return ledger.ErrDuplicateKey
 	}

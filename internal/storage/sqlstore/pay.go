@@ -82,13 +82,18 @@ func (t *Tx) OrderByTransactionID(ctx context.Context, owner, transactionID stri
 	return t.oneOrder(ctx, `owner_mch_id = ? AND transaction_id = ?`, owner, transactionID)
 }
 
-// InsertOrder implements pay.Tx.
-func (t *Tx) InsertOrder(ctx context.Context, o pay.Order) error {
-	_, err := t.Exec(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		o.OwnerMchID, o.OutTradeNo, o.TransactionID, o.MchID, o.SubMchID, o.AppID, o.SubAppID, o.API, o.TradeType,
+const sqlInsertOrder = `INSERT INTO orders (` + orderCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func orderArgs(o pay.Order) []any {
+	return []any{o.OwnerMchID, o.OutTradeNo, o.TransactionID, o.MchID, o.SubMchID, o.AppID, o.SubAppID, o.API, o.TradeType,
 		o.PayerID, o.OpenID, o.SubOpenID, o.TotalFee, o.FeeType, o.Body, o.Attach, o.DeviceInfo, o.CredentialHash, o.RequestDigest,
 		o.State, o.StateDesc, o.RefundedFee, o.RefundCount, micros(o.CreatedAt), optMicros(o.PaidAt), optMicros(o.DecideBy), micros(o.UpdatedAt),
-		o.Funding, o.DebtState, o.RepaymentID)
+		o.Funding, o.DebtState, o.RepaymentID}
+}
+
+// InsertOrder implements pay.Tx.
+func (t *Tx) InsertOrder(ctx context.Context, o pay.Order) error {
+	_, err := t.Exec(ctx, sqlInsertOrder, orderArgs(o)...)
 	if t.db.d.isUnique(err) {
 		return pay.ErrDuplicate
 	}
@@ -128,10 +133,37 @@ func (t *Tx) Credential(ctx context.Context, hash string) (pay.Credential, bool,
 	return c, err == nil, err
 }
 
+// sqlClaim takes (usedBy, hash); it changes no row when the code is unknown or used.
+const sqlClaim = `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ? AND used_by IS NULL`
+
+// Credential implements pay.Store: a read outside any transaction.
+func (db *DB) Credential(ctx context.Context, hash string) (pay.Credential, bool, error) {
+	c, err := scanCredential(db.queryRow(ctx, `SELECT `+credentialCols+` FROM pay_credentials WHERE code_hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, false, nil
+	}
+	return c, err == nil, err
+}
+
+// ApplyPayment implements pay.Store: the interactive charge's writes, each guarded.
+func (db *DB) ApplyPayment(ctx context.Context, p pay.Payment) error {
+	tr := p.Transfer
+	err := db.applyGuarded(ctx, []step{
+		{q: sqlClaim, args: []any{p.UsedBy, p.CodeHash}, one: true},
+		{q: sqlInsertOrder, args: orderArgs(p.Order)},
+		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true},
+		{q: sqlInsertTransfer, args: transferArgs(tr)},
+		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}},
+	})
+	if errors.Is(err, errGuard) {
+		return pay.ErrNotApplied
+	}
+	return err
+}
+
 // ClaimCredential implements pay.Tx: one conditional update, which also locks the row.
 func (t *Tx) ClaimCredential(ctx context.Context, hash, usedBy string) (pay.Credential, bool, error) {
-	c, err := scanCredential(t.QueryRow(ctx, `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ? AND used_by IS NULL
-		RETURNING `+credentialCols, usedBy, hash))
+	c, err := scanCredential(t.QueryRow(ctx, sqlClaim+` RETURNING `+credentialCols, usedBy, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}

@@ -53,7 +53,8 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &DB{write: db, read: db, d: postgresDialect{}, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock}, nil
+	d := postgresDialect{}
+	return &DB{write: db, read: db, d: d, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock, pipe: startPipeline(cfg.URL, d)}, nil
 }
 
 var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t testing.TB) Backend) {
 		"TxIsolation":          testTxIsolation,
 		"FaceTemplates":        testFaceTemplates,
 		"CredentialClaim":      testCredentialClaim,
+		"GuardedPayment":       testGuardedPayment,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

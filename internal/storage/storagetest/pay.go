@@ -3,11 +3,15 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/openfacepay/openfacepay/internal/ledger"
 	"github.com/openfacepay/openfacepay/internal/pay"
+	"github.com/openfacepay/openfacepay/internal/tenant"
 )
 
 // testCredentialClaim: a credential is claimed once, by one of many concurrent
@@ -84,4 +88,114 @@ func testCredentialClaim(t *testing.T, b Backend) {
 	if c2.UsedBy != "" {
 		t.Fatalf("an unclaimed credential reads as used by %q", c2.UsedBy)
 	}
+}
+
+// testGuardedPayment: a decided payment is written whole or not at all. It is not
+// written when its code is used or unknown, its order number exists or its wallet is
+// short, whether the other side of the race is in the same batch or committed before;
+// concurrent payments from one wallet never overdraw it; the ledger balances.
+func testGuardedPayment(t *testing.T, b Backend) {
+	ctx := context.Background()
+	tenants, _ := newTenants(b)
+	m := Must(tenants.Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
+	l := newLedger(t, b)
+	fund(t, l, "wallet:P1", 50)
+	Must(l.Open(ctx, "settlement:"+m, ledger.Settlement, false))
+	err := b.DB.InPayTx(ctx, func(tx pay.Tx) error {
+		if err := tx.InsertPayer(ctx, pay.Payer{PayerID: "P1", CreatedAt: t0}); err != nil {
+			return err
+		}
+		for i := range 20 {
+			c := pay.Credential{Hash: fmt.Sprintf("C%02d", i), Kind: pay.FaceCode, PayerID: "P1", MchID: m, AppID: "wxA", ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
+			if err := tx.InsertCredential(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payment := func(no, code string, fee int64) pay.Payment {
+		return pay.Payment{
+			Order: pay.Order{OwnerMchID: m, OutTradeNo: no, TransactionID: "T-" + no, MchID: m, AppID: "wxA", API: pay.APIFacePay,
+				TradeType: "FACEPAY", PayerID: "P1", OpenID: "o1", TotalFee: fee, FeeType: "CNY", Body: "lunch", CredentialHash: code,
+				RequestDigest: "d-" + no, State: pay.StateSuccess, CreatedAt: t0, PaidAt: t0, UpdatedAt: t0},
+			CodeHash: code, UsedBy: m + "/" + no,
+			Transfer: ledger.Transfer{Key: "pay:" + m + "/" + no, Debit: "wallet:P1", Credit: "settlement:" + m, Amount: fee, Code: "pay",
+				State: ledger.Posted, CreatedAt: t0, UpdatedAt: t0},
+		}
+	}
+	written := func(no string) bool {
+		_, found := Must2(b.DB.FindOrder(ctx, m, no, ""))
+		return found
+	}
+	usedBy := func(code string) string {
+		c, _ := Must2(b.DB.Credential(ctx, code))
+		return c.UsedBy
+	}
+	if err := b.DB.ApplyPayment(ctx, payment("O1", "C00", 10)); err != nil {
+		t.Fatal(err)
+	}
+	if !written("O1") || usedBy("C00") != m+"/O1" || balance(t, l, "wallet:P1").Balance != 40 || balance(t, l, "settlement:"+m).Balance != 10 {
+		t.Fatalf("applied payment: order %v, code used by %q, wallet %d, settlement %d",
+			written("O1"), usedBy("C00"), balance(t, l, "wallet:P1").Balance, balance(t, l, "settlement:"+m).Balance)
+	}
+	refusals := []struct {
+		name string
+		p    pay.Payment
+		code string // must stay unused
+	}{
+		{"used code", payment("O2", "C00", 10), ""},
+		{"unknown code", payment("O3", "NOPE", 10), ""},
+		{"order number taken", payment("O1", "C01", 10), "C01"},
+		{"wallet short", payment("O4", "C02", 41), "C02"},
+	}
+	for _, r := range refusals {
+		if err := b.DB.ApplyPayment(ctx, r.p); !errors.Is(err, pay.ErrNotApplied) {
+			t.Fatalf("%s: %v, want ErrNotApplied", r.name, err)
+		}
+		if r.p.Order.OutTradeNo != "O1" && written(r.p.Order.OutTradeNo) {
+			t.Fatalf("%s: the order was written", r.name)
+		}
+		if r.code != "" && usedBy(r.code) != "" {
+			t.Fatalf("%s: the code was claimed", r.name)
+		}
+	}
+	// Concurrently: 8 payments of 10 from the 40 left, each with its own code; then 4
+	// payments racing for one code. The writes of one batch see each other.
+	race := func(n int, p func(i int) pay.Payment) int {
+		var (
+			wg      sync.WaitGroup
+			applied atomic.Int32
+		)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				switch err := b.DB.ApplyPayment(ctx, p(i)); {
+				case err == nil:
+					applied.Add(1)
+				case !errors.Is(err, pay.ErrNotApplied):
+					t.Errorf("payment %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		return int(applied.Load())
+	}
+	if n := race(8, func(i int) pay.Payment { return payment(fmt.Sprintf("R%d", i), fmt.Sprintf("C%02d", 3+i), 10) }); n != 4 {
+		t.Fatalf("%d of 8 payments of 10 fen from 40 applied, want 4", n)
+	}
+	if w := balance(t, l, "wallet:P1"); w.Balance != 0 {
+		t.Fatalf("wallet holds %d after spending it all", w.Balance)
+	}
+	Must(l.Transfer(ctx, ledger.Request{Key: "topup2", Debit: "external:bank", Credit: "wallet:P1", Amount: 5, Code: "topup"}))
+	if n := race(4, func(i int) pay.Payment { return payment(fmt.Sprintf("S%d", i), "C19", 1) }); n != 1 {
+		t.Fatalf("%d of 4 payments sharing one code applied, want 1", n)
+	}
+	if w, s := balance(t, l, "wallet:P1"), balance(t, l, "settlement:"+m); w.Balance != 4 || s.Balance != 51 {
+		t.Fatalf("wallet %d, settlement %d; want 4 and 51", w.Balance, s.Balance)
+	}
+	audit(t, b)
 }
