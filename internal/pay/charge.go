@@ -93,7 +93,7 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	ctx = context.WithoutCancel(ctx)
 	// Read outside the transaction: a query on the pool from inside one could wait for a
 	// connection that only transactions waiting on it would free.
-	st, err := s.begin(ctx, r.MchID, r.API)
+	st, err := s.begin(ctx, r.MchID, r.API, hashCode(r.Code))
 	if err != nil {
 		return Order{}, err
 	}
@@ -101,7 +101,7 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	if st.Found && r.owner() == r.MchID {
 		threshold = st.PasswordThreshold
 	}
-	if o, ok, err := s.quickCharge(ctx, r, fee, st.now, threshold); err != nil || ok {
+	if o, ok, err := s.quickCharge(ctx, r, fee, st, threshold); err != nil || ok {
 		return o, err
 	}
 	var o Order
@@ -190,7 +190,7 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 // did not hold by the time of the write: nothing was written, and the interactive
 // path decides, from the start, as for any other charge. Refusals are the
 // interactive path's, so they read the same whichever path a charge took.
-func (s *Service) quickCharge(ctx context.Context, r ChargeRequest, fee int64, now time.Time, threshold int64) (o Order, ok bool, err error) {
+func (s *Service) quickCharge(ctx context.Context, r ChargeRequest, fee int64, st requestState, threshold int64) (o Order, ok bool, err error) {
 	owner := r.owner()
 	if threshold < 0 || threshold > 0 && fee > threshold {
 		return Order{}, false, nil
@@ -198,13 +198,12 @@ func (s *Service) quickCharge(ctx context.Context, r ChargeRequest, fee int64, n
 	if _, known := s.opened.Load(owner); !known {
 		return Order{}, false, nil
 	}
-	hash := hashCode(r.Code)
-	cred, found, err := s.store.Credential(ctx, hash)
-	if err != nil || !found || cred.UsedBy != "" || wrongKind(r, cred) || s.usable(r, cred, now) != nil {
-		return Order{}, false, err
+	cred, now := st.Code, st.now
+	if !st.CodeFound || cred.UsedBy != "" || wrongKind(r, cred) || s.usable(r, cred, now) != nil {
+		return Order{}, false, nil
 	}
 	o = s.newOrder(r, cred, fee, now, r.digest(), false)
-	err = s.store.ApplyPayment(ctx, Payment{Order: o, CodeHash: hash, UsedBy: owner + "/" + r.OutTradeNo,
+	err = s.store.ApplyPayment(ctx, Payment{Order: o, CodeHash: cred.Hash, UsedBy: owner + "/" + r.OutTradeNo,
 		Transfer: ledger.Transfer{Key: payKey(owner, r.OutTradeNo), Debit: walletAccount(cred.PayerID), Credit: settlementAccount(owner),
 			Amount: fee, Code: "pay", State: ledger.Posted, CreatedAt: now, UpdatedAt: now}})
 	if errors.Is(err, ErrNotApplied) {
@@ -359,9 +358,10 @@ type requestState struct {
 }
 
 // begin reads what a request needs of its merchant (mchID, the merchant that signed it)
-// in one statement, and serves a live fault rule for api (none when api is empty).
-func (s *Service) begin(ctx context.Context, mchID, api string) (requestState, error) {
-	ms, err := s.store.MerchantState(ctx, mchID, api)
+// and of its code (codeHash, when not empty) in one statement, and serves a live
+// fault rule for api (none when api is empty).
+func (s *Service) begin(ctx context.Context, mchID, api, codeHash string) (requestState, error) {
+	ms, err := s.store.MerchantState(ctx, mchID, api, codeHash)
 	if err != nil {
 		return requestState{}, err
 	}

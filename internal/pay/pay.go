@@ -203,6 +203,10 @@ type MerchantState struct {
 	OnTestClock       bool
 	FaultLive         bool // a fault rule for the request's API waits
 	PasswordThreshold int64
+	// Code is the charge's face_code or auth_code, read in the same statement, when
+	// one was asked for and exists.
+	Code      Credential
+	CodeFound bool
 }
 
 // Store opens transactions and answers the reads that need none.
@@ -216,10 +220,9 @@ type Store interface {
 	// given, else by out_trade_no.
 	FindOrder(ctx context.Context, owner, outTradeNo, transactionID string) (Order, bool, error)
 	// MerchantState reads in one statement what a payment request needs to know of
-	// its merchant before its transaction.
-	MerchantState(ctx context.Context, mchID, api string) (MerchantState, error)
-	// Credential reads a code outside any transaction.
-	Credential(ctx context.Context, hash string) (Credential, bool, error)
+	// its merchant before its transaction, and the code with codeHash when it is not
+	// empty.
+	MerchantState(ctx context.Context, mchID, api, codeHash string) (MerchantState, error)
 	// ApplyPayment writes p and returns after its commit, or ErrNotApplied.
 	ApplyPayment(ctx context.Context, p Payment) error
 	OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]Order, error)

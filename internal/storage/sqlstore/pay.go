@@ -111,16 +111,35 @@ func (t *Tx) UpdateOrder(ctx context.Context, o pay.Order) error {
 
 const credentialCols = `code_hash, kind, payer_id, mch_id, appid, device_id, authinfo_hash, expires_at, used_by, created_at`
 
+// sqlMerchantState takes (mchID, api, codeHash, mchID).
+var sqlMerchantState = `SELECT m.test_clock, m.password_threshold,
+	CASE WHEN EXISTS (SELECT 1 FROM fault_rules WHERE mch_id = ? AND api = ? AND remaining > 0) THEN 1 ELSE 0 END,
+	` + prefixed("c.", credentialCols) + `
+	FROM merchants m LEFT JOIN pay_credentials c ON c.code_hash = ?
+	WHERE m.mch_id = ?`
+
+// credentialRow holds the credentialCols of one row, every one nullable, so that a
+// LEFT JOIN that found no credential scans too.
+type credentialRow struct {
+	hash, kind, payer, mch, app, dev, ai, used sql.NullString
+	exp, created                               sql.NullInt64
+}
+
+func (r *credentialRow) dest() []any {
+	return []any{&r.hash, &r.kind, &r.payer, &r.mch, &r.app, &r.dev, &r.ai, &r.exp, &r.used, &r.created}
+}
+
+// credential is the row's credential; found=false when the join found none.
+func (r *credentialRow) credential() (c pay.Credential, found bool) {
+	return pay.Credential{Hash: r.hash.String, Kind: r.kind.String, PayerID: r.payer.String, MchID: r.mch.String, AppID: r.app.String,
+		DeviceID: r.dev.String, AuthInfoHash: r.ai.String, ExpiresAt: fromMicros(r.exp.Int64), UsedBy: r.used.String,
+		CreatedAt: fromMicros(r.created.Int64)}, r.hash.Valid
+}
+
 func scanCredential(s scanner) (pay.Credential, error) {
-	var (
-		c                 pay.Credential
-		mch, app, dev, ai sql.NullString
-		used              sql.NullString
-		exp, created      int64
-	)
-	err := s.Scan(&c.Hash, &c.Kind, &c.PayerID, &mch, &app, &dev, &ai, &exp, &used, &created)
-	c.MchID, c.AppID, c.DeviceID, c.AuthInfoHash, c.UsedBy = mch.String, app.String, dev.String, ai.String, used.String
-	c.ExpiresAt, c.CreatedAt = fromMicros(exp), fromMicros(created)
+	var r credentialRow
+	err := s.Scan(r.dest()...)
+	c, _ := r.credential()
 	return c, err
 }
 
@@ -136,25 +155,16 @@ func (t *Tx) Credential(ctx context.Context, hash string) (pay.Credential, bool,
 // sqlClaim takes (usedBy, hash); it changes no row when the code is unknown or used.
 const sqlClaim = `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ? AND used_by IS NULL`
 
-// Credential implements pay.Store: a read outside any transaction.
-func (db *DB) Credential(ctx context.Context, hash string) (pay.Credential, bool, error) {
-	c, err := scanCredential(db.queryRow(ctx, `SELECT `+credentialCols+` FROM pay_credentials WHERE code_hash = ?`, hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, false, nil
-	}
-	return c, err == nil, err
-}
-
 // ApplyPayment implements pay.Store: the interactive charge's writes, each guarded.
 func (db *DB) ApplyPayment(ctx context.Context, p pay.Payment) error {
 	tr := p.Transfer
-	err := db.applyGuarded(ctx, []step{
+	err := db.applyGuarded(ctx, guarded{lock: tr.Debit, steps: []step{
 		{q: sqlClaim, args: []any{p.UsedBy, p.CodeHash}, one: true},
 		{q: sqlInsertOrder, args: orderArgs(p.Order)},
 		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true},
 		{q: sqlInsertTransfer, args: transferArgs(tr)},
 		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}},
-	})
+	}})
 	if errors.Is(err, errGuard) {
 		return pay.ErrNotApplied
 	}
@@ -371,15 +381,16 @@ func (db *DB) HasFault(ctx context.Context, mchID, api string) (bool, error) {
 }
 
 // MerchantState implements pay.Store.
-func (db *DB) MerchantState(ctx context.Context, mchID, api string) (pay.MerchantState, error) {
+func (db *DB) MerchantState(ctx context.Context, mchID, api, codeHash string) (pay.MerchantState, error) {
 	var (
 		st    pay.MerchantState
 		clock sql.NullInt64
 		fault int64
+		code  credentialRow
 	)
-	err := db.queryRow(ctx, `SELECT test_clock, password_threshold,
-		CASE WHEN EXISTS (SELECT 1 FROM fault_rules WHERE mch_id = ? AND api = ? AND remaining > 0) THEN 1 ELSE 0 END
-		FROM merchants WHERE mch_id = ?`, mchID, api, mchID).Scan(&clock, &st.PasswordThreshold, &fault)
+	// An empty codeHash matches no credential, at the cost of one index probe; one
+	// statement text serves every request.
+	err := db.queryRow(ctx, sqlMerchantState, mchID, api, codeHash, mchID).Scan(append([]any{&clock, &st.PasswordThreshold, &fault}, code.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
@@ -387,6 +398,7 @@ func (db *DB) MerchantState(ctx context.Context, mchID, api string) (pay.Merchan
 		return st, err
 	}
 	st.Found, st.FaultLive = true, fault == 1
+	st.Code, st.CodeFound = code.credential()
 	if clock.Valid {
 		st.TestClock, st.OnTestClock = fromMicros(clock.Int64), true
 	}

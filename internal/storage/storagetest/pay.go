@@ -131,11 +131,31 @@ func testGuardedPayment(t *testing.T, b Backend) {
 		return found
 	}
 	usedBy := func(code string) string {
-		c, _ := Must2(b.DB.Credential(ctx, code))
+		var c pay.Credential
+		if err := b.DB.InPayTx(ctx, func(tx pay.Tx) (err error) {
+			c, _, err = tx.Credential(ctx, code)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		return c.UsedBy
+	}
+	// The merchant's state brings the code along, as the decision reads it.
+	st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, "C00"))
+	if !st.Found || !st.CodeFound || st.Code.PayerID != "P1" || st.Code.MchID != m || st.Code.UsedBy != "" || !st.Code.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("merchant state with its code: %+v", st)
+	}
+	if st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, "NOPE")); !st.Found || st.CodeFound {
+		t.Fatalf("merchant state with an unknown code: %+v", st)
+	}
+	if st := Must(b.DB.MerchantState(ctx, "1999999999", pay.APIFacePay, "C00")); st.Found || st.CodeFound {
+		t.Fatalf("unknown merchant's state: %+v", st)
 	}
 	if err := b.DB.ApplyPayment(ctx, payment("O1", "C00", 10)); err != nil {
 		t.Fatal(err)
+	}
+	if st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, "C00")); st.Code.UsedBy != m+"/O1" {
+		t.Fatalf("a used code reads as used by %q", st.Code.UsedBy)
 	}
 	if !written("O1") || usedBy("C00") != m+"/O1" || balance(t, l, "wallet:P1").Balance != 40 || balance(t, l, "settlement:"+m).Balance != 10 {
 		t.Fatalf("applied payment: order %v, code used by %q, wallet %d, settlement %d",
