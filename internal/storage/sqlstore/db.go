@@ -34,10 +34,12 @@ type DB struct {
 	sealer *seal.Sealer
 	log    *slog.Logger
 	clock  clock.Clock
-	batch  *committer    // SQLite: group commit; nil on PostgreSQL
-	pipe   *pipeline     // PostgreSQL: guarded writes pipelined and group-committed
-	ckpt   *checkpointer // SQLite: WAL checkpoints beside the writer
-	fold   *ticker       // folds deferred ledger credits
+	batch  *committer // SQLite: group commit; nil on PostgreSQL
+	pipe   *pipeline  // PostgreSQL: guarded writes pipelined and group-committed
+	// PostgreSQL: merchants as read, dropped on NOTIFY; nil on SQLite
+	merchants *merchantCache
+	ckpt      *checkpointer // SQLite: WAL checkpoints beside the writer
+	fold      *ticker       // folds deferred ledger credits
 	// SQLite: statements kept prepared on the writer and on the read pool; nil on
 	// PostgreSQL, whose driver keeps its own.
 	writeStmts, readStmts *stmtCache
@@ -113,6 +115,9 @@ func (db *DB) Close() error {
 	}
 	if db.pipe != nil {
 		db.pipe.stop()
+	}
+	if db.merchants != nil {
+		db.merchants.stop()
 	}
 	if db.ckpt != nil {
 		db.ckpt.stop()

@@ -54,7 +54,8 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	d := postgresDialect{}
-	return &DB{write: db, read: db, d: d, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock, pipe: startPipeline(cfg.URL, d)}, nil
+	return &DB{write: db, read: db, d: d, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock, pipe: startPipeline(cfg.URL, d),
+		merchants: newMerchantCache(cfg.URL, cfg.Logger)}, nil
 }
 
 var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver

@@ -100,6 +100,21 @@ func (db *DB) CreateMerchant(ctx context.Context, m tenant.Merchant, certs []ten
 // Merchant implements tenant.Store: the merchant with its bound appids, in one
 // statement (one row per appid), since every signed request resolves both.
 func (db *DB) Merchant(ctx context.Context, mchID string) (tenant.Merchant, error) {
+	if db.merchants == nil {
+		return db.readMerchant(ctx, mchID)
+	}
+	m, gen, ok := db.merchants.get(mchID)
+	if ok {
+		return m, nil
+	}
+	m, err := db.readMerchant(ctx, mchID)
+	if err == nil {
+		db.merchants.put(gen, m)
+	}
+	return m, err
+}
+
+func (db *DB) readMerchant(ctx context.Context, mchID string) (tenant.Merchant, error) {
 	rows, err := db.query(ctx, `SELECT m.mch_id, m.kind, COALESCE(m.parent_mch_id, ''), m.name, m.api_key_sealed, m.apiv3_key_sealed,
 		m.platform_mode, m.created_at, a.appid
 		FROM merchants m LEFT JOIN app_bindings a ON a.mch_id = m.mch_id WHERE m.mch_id = ? ORDER BY a.appid`, mchID)
@@ -252,17 +267,30 @@ func (db *DB) AppIDs(ctx context.Context, mchID string) ([]string, error) {
 	return out, rows.Err()
 }
 
+// changeMerchant runs fn, which changes what Merchant returns for mchID (and says so
+// with merchantChanged), and forgets the cached merchant of this process once fn
+// has committed.
+func (db *DB) changeMerchant(ctx context.Context, fn func(*Tx) error, mchID string) error {
+	err := db.InTx(ctx, fn)
+	if db.merchants != nil {
+		db.merchants.drop(mchID) // also on failure: the commit's outcome may be unknown
+	}
+	return err
+}
+
 // BindAppID implements tenant.Store; binding twice is not an error.
 func (db *DB) BindAppID(ctx context.Context, appID, mchID string) error {
-	return db.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO app_bindings (appid, mch_id) VALUES (?, ?) ON CONFLICT (appid, mch_id) DO NOTHING`, appID, mchID)
-		return err
-	})
+	return db.changeMerchant(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO app_bindings (appid, mch_id) VALUES (?, ?) ON CONFLICT (appid, mch_id) DO NOTHING`, appID, mchID); err != nil {
+			return err
+		}
+		return tx.merchantChanged(ctx, mchID)
+	}, mchID)
 }
 
 // SetPlatformMode implements tenant.Store.
 func (db *DB) SetPlatformMode(ctx context.Context, mchID string, mode tenant.PlatformMode) error {
-	return db.InTx(ctx, func(tx *Tx) error {
+	return db.changeMerchant(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE merchants SET platform_mode = ? WHERE mch_id = ?`, string(mode), mchID)
 		if err != nil {
 			return err
@@ -270,6 +298,6 @@ func (db *DB) SetPlatformMode(ctx context.Context, mchID string, mode tenant.Pla
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
 		}
-		return nil
-	})
+		return tx.merchantChanged(ctx, mchID)
+	}, mchID)
 }
