@@ -86,6 +86,7 @@ the same machine and shares its cores.`,
 			}
 			fmt.Fprintf(out, "orderquery : protocol ceiling = %.2f; paid/s : storage ceiling = %.2f; paid/s : orderquery = %.2f\n",
 				rep.QueryRatio(), rep.StorageRatio(), rep.Ratio())
+			fmt.Fprintf(out, "both ceilings' work on the same cores allows %.0f paid/s; paid/s : that = %.2f\n", rep.SharedBound(), rep.BoundRatio())
 			return nil
 		},
 	}

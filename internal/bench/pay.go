@@ -77,6 +77,21 @@ func (r PayReport) Ratio() float64 { return r.Paid.PerSec() / r.Ceiling.PerSec()
 // StorageRatio is paid/s over the storage ceiling.
 func (r PayReport) StorageRatio() float64 { return r.Paid.PerSec() / r.Storage.PerSec() }
 
+// SharedBound is the most payments a second the machine allows if a payment cost
+// exactly the anchors' work, a storage-ceiling transaction plus a protocol-ceiling
+// request, both on the same cores: 1 / (1/storage + 1/protocol). When the cores are
+// the limit (both anchors use every core they get), no platform reaches it.
+func (r PayReport) SharedBound() float64 {
+	s, p := r.Storage.PerSec(), r.Protocol.PerSec()
+	if s <= 0 || p <= 0 {
+		return 0
+	}
+	return s * p / (s + p)
+}
+
+// BoundRatio is paid/s over SharedBound.
+func (r PayReport) BoundRatio() float64 { return r.Paid.PerSec() / r.SharedBound() }
+
 // QueryRatio is the platform's orderquery over the protocol ceiling.
 func (r PayReport) QueryRatio() float64 { return r.Ceiling.PerSec() / r.Protocol.PerSec() }
 

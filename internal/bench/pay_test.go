@@ -24,6 +24,24 @@ func TestRunPayAnchors(t *testing.T) {
 	}
 }
 
+// The shared bound: 10 000 transactions and 20 000 requests a second on the same
+// cores leave time for 6 667 payments that need one of each.
+func TestSharedBound(t *testing.T) {
+	second := Result{Elapsed: time.Second}
+	st, pr, paid := second, second, second
+	st.OK, pr.OK, paid.OK = 10000, 20000, 5000
+	rep := PayReport{Storage: st, Protocol: pr, Paid: paid}
+	if b := rep.SharedBound(); b < 6666 || b > 6667 {
+		t.Fatalf("shared bound %.1f, want 6 666.7", b)
+	}
+	if r := rep.BoundRatio(); r < 0.749 || r > 0.751 {
+		t.Fatalf("paid : shared bound %.3f, want 0.75", r)
+	}
+	if (PayReport{}).SharedBound() != 0 {
+		t.Fatal("a report without anchors has a bound")
+	}
+}
+
 // TestRunMemory: the payments are all made and both readings come from the process.
 func TestRunMemory(t *testing.T) {
 	rep, err := RunMemory(context.Background(), MemoryConfig{Orders: 300})
