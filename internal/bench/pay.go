@@ -83,7 +83,7 @@ func (r PayReport) StorageRatio() float64 { return r.Paid.PerSec() / r.Storage.P
 // the limit (both anchors use every core they get), no platform reaches it.
 func (r PayReport) SharedBound() float64 {
 	s, p := r.Storage.PerSec(), r.Protocol.PerSec()
-	if s <= 0 || p <= 0 {
+	if !(s > 0 && p > 0) { // also NaN: a phase that did not run
 		return 0
 	}
 	return s * p / (s + p)

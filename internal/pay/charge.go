@@ -93,7 +93,7 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	ctx = context.WithoutCancel(ctx)
 	// Read outside the transaction: a query on the pool from inside one could wait for a
 	// connection that only transactions waiting on it would free.
-	st, err := s.begin(ctx, r.MchID, r.API, hashCode(r.Code))
+	st, err := s.begin(ctx, r.MchID, r.API, Also{CodeHash: hashCode(r.Code)})
 	if err != nil {
 		return Order{}, err
 	}
@@ -358,10 +358,10 @@ type requestState struct {
 }
 
 // begin reads what a request needs of its merchant (mchID, the merchant that signed it)
-// and of its code (codeHash, when not empty) in one statement, and serves a live
-// fault rule for api (none when api is empty).
-func (s *Service) begin(ctx context.Context, mchID, api, codeHash string) (requestState, error) {
-	ms, err := s.store.MerchantState(ctx, mchID, api, codeHash)
+// and what also names in one statement, and serves a live fault rule for api (none
+// when api is empty).
+func (s *Service) begin(ctx context.Context, mchID, api string, also Also) (requestState, error) {
+	ms, err := s.store.MerchantState(ctx, mchID, api, also)
 	if err != nil {
 		return requestState{}, err
 	}

@@ -56,7 +56,7 @@ func (r OrderRef) found(o Order, found bool) error {
 // (none when api is empty) and after settling a timed-out password wait; a nil change
 // only reads.
 func (s *Service) withOrder(ctx context.Context, api string, r OrderRef, change func(tx Tx, o *Order, now time.Time) error) (Order, error) {
-	st, err := s.begin(ctx, r.MchID, api, "") // outside the transaction, as in Charge
+	st, err := s.begin(ctx, r.MchID, api, Also{}) // outside the transaction, as in Charge
 	if err != nil {
 		return Order{}, err
 	}
@@ -86,13 +86,15 @@ func (s *Service) withOrderAt(ctx context.Context, now time.Time, r OrderRef, ch
 // most, and on SQLite a write transaction would queue it behind the payments. Only an
 // order whose password wait has run out is settled, in a write transaction.
 func (s *Service) Query(ctx context.Context, api string, r OrderRef) (Order, error) {
-	st, err := s.begin(ctx, r.MchID, api, "")
+	st, err := s.begin(ctx, r.MchID, api, Also{Owner: r.owner(), OutTradeNo: r.OutTradeNo, TransactionID: r.TransactionID})
 	if err != nil {
 		return Order{}, err
 	}
-	o, found, err := s.store.FindOrder(ctx, r.owner(), r.OutTradeNo, r.TransactionID)
-	if err != nil {
-		return Order{}, err
+	o, found := st.Order, st.OrderFound
+	if st.FaultLive { // a fault rule was served, perhaps with a delay: read the order as it is now
+		if o, found, err = s.store.FindOrder(ctx, r.owner(), r.OutTradeNo, r.TransactionID); err != nil {
+			return Order{}, err
+		}
 	}
 	if err := r.found(o, found); err != nil {
 		return Order{}, err

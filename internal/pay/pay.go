@@ -203,10 +203,18 @@ type MerchantState struct {
 	OnTestClock       bool
 	FaultLive         bool // a fault rule for the request's API waits
 	PasswordThreshold int64
-	// Code is the charge's face_code or auth_code, read in the same statement, when
-	// one was asked for and exists.
-	Code      Credential
-	CodeFound bool
+	// What Also asked for, read in the same statement, when it exists.
+	Code       Credential
+	CodeFound  bool
+	Order      Order
+	OrderFound bool
+}
+
+// Also names what MerchantState reads beside the merchant, in the same statement.
+type Also struct {
+	CodeHash string // a charge's face_code or auth_code
+	// An order of Owner: by TransactionID when it is given, else by OutTradeNo.
+	Owner, OutTradeNo, TransactionID string
 }
 
 // Store opens transactions and answers the reads that need none.
@@ -220,9 +228,8 @@ type Store interface {
 	// given, else by out_trade_no.
 	FindOrder(ctx context.Context, owner, outTradeNo, transactionID string) (Order, bool, error)
 	// MerchantState reads in one statement what a payment request needs to know of
-	// its merchant before its transaction, and the code with codeHash when it is not
-	// empty.
-	MerchantState(ctx context.Context, mchID, api, codeHash string) (MerchantState, error)
+	// its merchant before its transaction, and what also names.
+	MerchantState(ctx context.Context, mchID, api string, also Also) (MerchantState, error)
 	// ApplyPayment writes p and returns after its commit, or ErrNotApplied.
 	ApplyPayment(ctx context.Context, p Payment) error
 	OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]Order, error)

@@ -66,7 +66,7 @@ func (s *Service) Refund(ctx context.Context, r RefundRequest) (Refund, Order, e
 			return Refund{}, Order{}, errcode.E(errcode.Invalid, "notify_url must be an http or https URL of at most 256 characters")
 		}
 	}
-	st, err := s.begin(ctx, r.MchID, "refund", "") // outside the transaction, as in Charge
+	st, err := s.begin(ctx, r.MchID, "refund", Also{}) // outside the transaction, as in Charge
 	if err != nil {
 		return Refund{}, Order{}, err
 	}

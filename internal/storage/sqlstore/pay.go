@@ -24,23 +24,44 @@ const orderCols = `owner_mch_id, out_trade_no, transaction_id, mch_id, sub_mch_i
 	payer_id, openid, sub_openid, total_fee, fee_type, body, attach, device_info, credential_hash, request_digest,
 	state, state_desc, refunded_fee, refund_count, created_at, paid_at, decide_by, updated_at, funding, debt_state, repayment_id`
 
+// orderRow holds the orderCols of one row, every one nullable, so that a LEFT JOIN
+// that found no order scans too.
+type orderRow struct {
+	owner, no, txID, mch, subMch, app, subApp, api, tradeType, payer, openID, subOpenID sql.NullString
+	feeType, body, attach, device, cred, digest, state, stateDesc                       sql.NullString
+	funding, debtState, repayment                                                       sql.NullString
+	fee, refunded, refunds, created, paid, decide, updated                              sql.NullInt64
+}
+
+func (r *orderRow) dest() []any {
+	return []any{&r.owner, &r.no, &r.txID, &r.mch, &r.subMch, &r.app, &r.subApp, &r.api, &r.tradeType,
+		&r.payer, &r.openID, &r.subOpenID, &r.fee, &r.feeType, &r.body, &r.attach, &r.device, &r.cred,
+		&r.digest, &r.state, &r.stateDesc, &r.refunded, &r.refunds, &r.created, &r.paid, &r.decide, &r.updated,
+		&r.funding, &r.debtState, &r.repayment}
+}
+
+// order is the row's order; found=false when the join found none.
+func (r *orderRow) order() (o pay.Order, found bool) {
+	o = pay.Order{OwnerMchID: r.owner.String, OutTradeNo: r.no.String, TransactionID: r.txID.String, MchID: r.mch.String,
+		SubMchID: r.subMch.String, AppID: r.app.String, SubAppID: r.subApp.String, API: r.api.String, TradeType: r.tradeType.String,
+		PayerID: r.payer.String, OpenID: r.openID.String, SubOpenID: r.subOpenID.String, TotalFee: r.fee.Int64, FeeType: r.feeType.String,
+		Body: r.body.String, Attach: r.attach.String, DeviceInfo: r.device.String, CredentialHash: r.cred.String,
+		RequestDigest: r.digest.String, State: r.state.String, StateDesc: r.stateDesc.String, RefundedFee: r.refunded.Int64,
+		RefundCount: r.refunds.Int64, CreatedAt: fromMicros(r.created.Int64), UpdatedAt: fromMicros(r.updated.Int64),
+		Funding: r.funding.String, DebtState: r.debtState.String, RepaymentID: r.repayment.String}
+	if r.paid.Valid {
+		o.PaidAt = fromMicros(r.paid.Int64)
+	}
+	if r.decide.Valid {
+		o.DecideBy = fromMicros(r.decide.Int64)
+	}
+	return o, r.owner.Valid
+}
+
 func scanOrder(s scanner) (pay.Order, error) {
-	var (
-		o                pay.Order
-		created, updated int64
-		paid, decide     sql.NullInt64
-	)
-	err := s.Scan(&o.OwnerMchID, &o.OutTradeNo, &o.TransactionID, &o.MchID, &o.SubMchID, &o.AppID, &o.SubAppID, &o.API, &o.TradeType,
-		&o.PayerID, &o.OpenID, &o.SubOpenID, &o.TotalFee, &o.FeeType, &o.Body, &o.Attach, &o.DeviceInfo, &o.CredentialHash,
-		&o.RequestDigest, &o.State, &o.StateDesc, &o.RefundedFee, &o.RefundCount, &created, &paid, &decide, &updated,
-		&o.Funding, &o.DebtState, &o.RepaymentID)
-	o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
-	if paid.Valid {
-		o.PaidAt = fromMicros(paid.Int64)
-	}
-	if decide.Valid {
-		o.DecideBy = fromMicros(decide.Int64)
-	}
+	var r orderRow
+	err := s.Scan(r.dest()...)
+	o, _ := r.order()
 	return o, err
 }
 
@@ -111,12 +132,24 @@ func (t *Tx) UpdateOrder(ctx context.Context, o pay.Order) error {
 
 const credentialCols = `code_hash, kind, payer_id, mch_id, appid, device_id, authinfo_hash, expires_at, used_by, created_at`
 
-// sqlMerchantState takes (mchID, api, codeHash, mchID).
-var sqlMerchantState = `SELECT m.test_clock, m.password_threshold,
+// merchantState is the statement of MerchantState with the order found by orderKey (a
+// column of orders); it takes (mchID, api, codeHash, owner, the order's key, mchID).
+func merchantState(orderKey string) string {
+	return `SELECT m.test_clock, m.password_threshold,
 	CASE WHEN EXISTS (SELECT 1 FROM fault_rules WHERE mch_id = ? AND api = ? AND remaining > 0) THEN 1 ELSE 0 END,
-	` + prefixed("c.", credentialCols) + `
-	FROM merchants m LEFT JOIN pay_credentials c ON c.code_hash = ?
+	` + prefixed("c.", credentialCols) + `, ` + prefixed("o.", orderCols) + `
+	FROM merchants m
+	LEFT JOIN pay_credentials c ON c.code_hash = ?
+	LEFT JOIN orders o ON o.owner_mch_id = ? AND o.` + orderKey + ` = ?
 	WHERE m.mch_id = ?`
+}
+
+// Empty keys match no row, at the cost of an index probe each: two statement texts
+// serve every request.
+var (
+	sqlMerchantStateByNo   = merchantState("out_trade_no")
+	sqlMerchantStateByTxID = merchantState("transaction_id")
+)
 
 // credentialRow holds the credentialCols of one row, every one nullable, so that a
 // LEFT JOIN that found no credential scans too.
@@ -381,16 +414,20 @@ func (db *DB) HasFault(ctx context.Context, mchID, api string) (bool, error) {
 }
 
 // MerchantState implements pay.Store.
-func (db *DB) MerchantState(ctx context.Context, mchID, api, codeHash string) (pay.MerchantState, error) {
+func (db *DB) MerchantState(ctx context.Context, mchID, api string, also pay.Also) (pay.MerchantState, error) {
 	var (
 		st    pay.MerchantState
 		clock sql.NullInt64
 		fault int64
 		code  credentialRow
+		order orderRow
 	)
-	// An empty codeHash matches no credential, at the cost of one index probe; one
-	// statement text serves every request.
-	err := db.queryRow(ctx, sqlMerchantState, mchID, api, codeHash, mchID).Scan(append([]any{&clock, &st.PasswordThreshold, &fault}, code.dest()...)...)
+	q, key := sqlMerchantStateByNo, also.OutTradeNo
+	if also.TransactionID != "" {
+		q, key = sqlMerchantStateByTxID, also.TransactionID
+	}
+	dest := append(append([]any{&clock, &st.PasswordThreshold, &fault}, code.dest()...), order.dest()...)
+	err := db.queryRow(ctx, q, mchID, api, also.CodeHash, also.Owner, key, mchID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
@@ -399,6 +436,7 @@ func (db *DB) MerchantState(ctx context.Context, mchID, api, codeHash string) (p
 	}
 	st.Found, st.FaultLive = true, fault == 1
 	st.Code, st.CodeFound = code.credential()
+	st.Order, st.OrderFound = order.order()
 	if clock.Valid {
 		st.TestClock, st.OnTestClock = fromMicros(clock.Int64), true
 	}

@@ -141,21 +141,34 @@ func testGuardedPayment(t *testing.T, b Backend) {
 		return c.UsedBy
 	}
 	// The merchant's state brings the code along, as the decision reads it.
-	st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, "C00"))
+	st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, pay.Also{CodeHash: "C00"}))
 	if !st.Found || !st.CodeFound || st.Code.PayerID != "P1" || st.Code.MchID != m || st.Code.UsedBy != "" || !st.Code.ExpiresAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("merchant state with its code: %+v", st)
 	}
-	if st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, "NOPE")); !st.Found || st.CodeFound {
+	if st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, pay.Also{CodeHash: "NOPE"})); !st.Found || st.CodeFound {
 		t.Fatalf("merchant state with an unknown code: %+v", st)
 	}
-	if st := Must(b.DB.MerchantState(ctx, "1999999999", pay.APIFacePay, "C00")); st.Found || st.CodeFound {
+	if st := Must(b.DB.MerchantState(ctx, "1999999999", pay.APIFacePay, pay.Also{CodeHash: "C00"})); st.Found || st.CodeFound {
 		t.Fatalf("unknown merchant's state: %+v", st)
 	}
 	if err := b.DB.ApplyPayment(ctx, payment("O1", "C00", 10)); err != nil {
 		t.Fatal(err)
 	}
-	if st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, "C00")); st.Code.UsedBy != m+"/O1" {
+	if st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, pay.Also{CodeHash: "C00"})); st.Code.UsedBy != m+"/O1" {
 		t.Fatalf("a used code reads as used by %q", st.Code.UsedBy)
+	}
+	// ... and the order, by either of its numbers, and only its owner's.
+	for _, also := range []pay.Also{{Owner: m, OutTradeNo: "O1"}, {Owner: m, TransactionID: "T-O1"}, {Owner: m, OutTradeNo: "O1", TransactionID: "T-O1"}} {
+		st := Must(b.DB.MerchantState(ctx, m, "orderquery", also))
+		want, _ := Must2(b.DB.FindOrder(ctx, m, "O1", ""))
+		if !st.OrderFound || st.CodeFound || st.Order != want || st.Order.TotalFee != 10 || !st.Order.PaidAt.Equal(t0) || !st.Order.DecideBy.IsZero() {
+			t.Fatalf("merchant state with the order (%+v): %+v", also, st)
+		}
+	}
+	for _, also := range []pay.Also{{Owner: "1999999999", OutTradeNo: "O1"}, {Owner: m, OutTradeNo: "O9"}, {Owner: m, TransactionID: "T-O9"}, {}} {
+		if st := Must(b.DB.MerchantState(ctx, m, "orderquery", also)); !st.Found || st.OrderFound {
+			t.Fatalf("merchant state with an order that is not there (%+v): %+v", also, st)
+		}
 	}
 	if !written("O1") || usedBy("C00") != m+"/O1" || balance(t, l, "wallet:P1").Balance != 40 || balance(t, l, "settlement:"+m).Balance != 10 {
 		t.Fatalf("applied payment: order %v, code used by %q, wallet %d, settlement %d",
