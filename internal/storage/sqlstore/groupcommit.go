@@ -69,24 +69,32 @@ func (c *committer) submit(ctx context.Context, fn func(*Tx) error) error {
 func (c *committer) run() {
 	defer c.wg.Done()
 	for {
-		var first *job
-		select {
-		case first = <-c.jobs:
-		case <-c.quit:
+		batch, ok := collect(c.jobs, c.quit)
+		if !ok {
 			return
-		}
-		batch := []*job{first}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-c.jobs:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
 		}
 		c.commit(batch)
 	}
+}
+
+// collect waits for a job, then takes the jobs queued behind it, up to maxBatch: what
+// queued during the previous commit shares the next one. ok=false once quit is closed.
+func collect[J any](jobs <-chan J, quit <-chan struct{}) (batch []J, ok bool) {
+	select {
+	case j := <-jobs:
+		batch = append(batch, j)
+	case <-quit:
+		return nil, false
+	}
+	for len(batch) < maxBatch {
+		select {
+		case j := <-jobs:
+			batch = append(batch, j)
+		default:
+			return batch, true
+		}
+	}
+	return batch, true
 }
 
 // commit runs a batch; a retryable failure of the whole transaction (another process

@@ -137,21 +137,9 @@ func (pw *pipeWorker) run() {
 		}
 	}()
 	for {
-		var first *pipeJob
-		select {
-		case first = <-p.jobs:
-		case <-p.quit:
+		batch, ok := collect(p.jobs, p.quit)
+		if !ok {
 			return
-		}
-		batch := []*pipeJob{first}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-p.jobs:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
 		}
 		slices.SortStableFunc(batch, func(a, b *pipeJob) int { return strings.Compare(a.w.lock, b.w.lock) })
 		pw.commit(batch)
