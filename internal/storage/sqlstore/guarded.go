@@ -39,7 +39,9 @@ type step struct {
 	one  bool
 }
 
-// errGuard: a guard did not hold, or a constraint refused a step; nothing was written.
+// errGuard: a guard did not hold, or a unique or foreign key refused a step; nothing
+// was written. Any other failure of a step is that write's error alone, on both
+// backends: the other writes of its batch go again without it.
 var errGuard = errors.New("sqlstore: a guarded write did not apply")
 
 // applyGuarded writes steps in one transaction and returns after its commit, or
@@ -77,7 +79,7 @@ func (db *DB) applyGuarded(ctx context.Context, w guarded) error {
 // guarded.lock), so that batches of several workers could never wait for each other in
 // a circle.
 type pipeline struct {
-	url     string
+	config  *pgx.ConnConfig
 	d       dialect
 	jobs    chan *pipeJob
 	quit    chan struct{}
@@ -96,13 +98,22 @@ type pipeJob struct {
 	done chan error
 }
 
-func startPipeline(url string, d dialect) *pipeline {
-	p := &pipeline{url: url, d: d, jobs: make(chan *pipeJob), quit: make(chan struct{})}
+// PipelineApp names the pipeline's connections in pg_stat_activity, followed by the
+// search_path when the URL sets one (so the stores of one database tell theirs apart).
+const PipelineApp = "openfacepay-pipeline"
+
+func startPipeline(url string, d dialect) (*pipeline, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	cfg.RuntimeParams["application_name"] = strings.TrimSpace(PipelineApp + " " + cfg.RuntimeParams["search_path"])
+	p := &pipeline{config: cfg, d: d, jobs: make(chan *pipeJob), quit: make(chan struct{})}
 	for range pipelineWorkers {
 		p.wg.Add(1)
 		go (&pipeWorker{p: p}).run()
 	}
-	return p
+	return p, nil
 }
 
 func (p *pipeline) stop() {
@@ -160,8 +171,13 @@ func (pw *pipeWorker) commit(batch []*pipeJob) {
 	}
 	attempt := 1
 	for len(pending) > 0 {
-		refused, err := pw.once(pending)
-		if err != nil && p.d.isRetryable(err) && attempt < maxAttempts {
+		refused, unwritten, err := pw.once(pending)
+		// A batch that cannot have committed goes again: after a serialisation failure or
+		// a deadlock, and after a broken connection (the server rolls back what it had).
+		// One whose COMMIT was sent and not answered may have committed: its callers hear
+		// the error, and a retry with the same out_trade_no finds the order if it did.
+		again := p.d.isRetryable(err) || unwritten && connectionLost(err)
+		if err != nil && again && attempt < maxAttempts {
 			time.Sleep(time.Duration(attempt) * time.Millisecond)
 			attempt++
 			continue
@@ -180,8 +196,8 @@ func (pw *pipeWorker) commit(batch []*pipeJob) {
 		}
 		kept := pending[:0:0]
 		for i, j := range pending {
-			if refused[i] {
-				j.done <- errGuard
+			if e, ok := refused[i]; ok {
+				j.done <- e
 			} else {
 				kept = append(kept, j)
 			}
@@ -191,13 +207,16 @@ func (pw *pipeWorker) commit(batch []*pipeJob) {
 }
 
 // once runs the jobs in one transaction: committed when it returns no refusals and
-// no error; rolled back otherwise. refused marks the jobs whose guard failed.
-func (pw *pipeWorker) once(jobs []*pipeJob) (refused map[int]bool, err error) {
+// no error; rolled back otherwise. refused holds the answer of each job that failed
+// alone: errGuard when a guard did not hold or a constraint refused it, the server's
+// error when its statement failed otherwise. err is the batch's own failure (the
+// connection, the commit); unwritten says it came before any COMMIT was sent.
+func (pw *pipeWorker) once(jobs []*pipeJob) (refused map[int]error, unwritten bool, err error) {
 	p := pw.p
 	ctx := context.Background() // one request's cancellation must not abort its batch
 	if pw.conn == nil {
-		if pw.conn, err = pgx.Connect(ctx, p.url); err != nil {
-			return nil, fmt.Errorf("sqlstore: pipeline connection: %w", err)
+		if pw.conn, err = pgx.ConnectConfig(ctx, p.config); err != nil {
+			return nil, true, fmt.Errorf("sqlstore: pipeline connection: %w", err)
 		}
 	}
 	b := &pgx.Batch{}
@@ -208,8 +227,8 @@ func (pw *pipeWorker) once(jobs []*pipeJob) (refused map[int]bool, err error) {
 		}
 	}
 	br := pw.conn.SendBatch(ctx, b)
-	refused = map[int]bool{}
-	var failed error // an error that is not a guard's: the batch fails or goes again
+	refused = map[int]error{}
+	var failed error // the batch's own failure: it fails or goes again
 	if _, err := br.Exec(); err != nil {
 		failed = err
 	}
@@ -222,12 +241,15 @@ read:
 			tag, err := br.Exec()
 			switch {
 			case err != nil && (p.d.isUnique(err) || p.d.isForeignKey(err)):
-				refused[i] = true
+				refused[i] = errGuard
 				break read // the server skips the rest of the pipeline
+			case err != nil && !connectionLost(err) && !p.d.isRetryable(err):
+				refused[i] = err // this statement's own failure
+				break read
 			case err != nil:
 				failed = err
 			case s.one && tag.RowsAffected() != 1:
-				refused[i] = true
+				refused[i] = errGuard
 			}
 		}
 	}
@@ -238,18 +260,26 @@ read:
 	if failed != nil || len(refused) > 0 {
 		end = "ROLLBACK"
 	}
+	unwritten = end == "ROLLBACK"
 	if _, err := pw.conn.Exec(ctx, end); err != nil && failed == nil {
 		failed = err
 	}
 	if failed != nil {
-		if pw.conn.IsClosed() || pgCode(failed) == "" {
+		if pw.conn.IsClosed() || connectionLost(failed) {
 			// Broken, or in a state we cannot vouch for: the next batch opens a new one.
 			_ = pw.conn.Close(ctx)
 			pw.conn = nil
 		}
-		return nil, failed
+		return nil, unwritten, failed
 	}
-	return refused, nil
+	return refused, false, nil
+}
+
+// connectionLost: the error ended the connection, not a statement (no server code, a
+// connection exception, or the server shutting the session down).
+func connectionLost(err error) bool {
+	c := pgCode(err)
+	return c == "" || strings.HasPrefix(c, "08") || strings.HasPrefix(c, "57P")
 }
 
 func (p *pipeline) rebind(q string) string {

@@ -54,7 +54,12 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	d := postgresDialect{}
-	return &DB{write: db, read: db, d: d, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock, pipe: startPipeline(cfg.URL, d),
+	pipe, err := startPipeline(cfg.URL, d)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &DB{write: db, read: db, d: d, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock, pipe: pipe,
 		merchants: newMerchantCache(cfg.URL, cfg.Logger)}, nil
 }
 

@@ -2,8 +2,11 @@ package storagetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/ledger"
 	"github.com/openfacepay/openfacepay/internal/pay"
+	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
 
@@ -230,5 +234,36 @@ func testGuardedPayment(t *testing.T, b Backend) {
 	if w, s := balance(t, l, "wallet:P1"), balance(t, l, "settlement:"+m); w.Balance != 4 || s.Balance != 51 {
 		t.Fatalf("wallet %d, settlement %d; want 4 and 51", w.Balance, s.Balance)
 	}
+	if b.Name == "postgres" {
+		// The pipeline's connection is cut between batches: the next batch finds it broken
+		// before anything was committed and goes again on a new one, once.
+		cutPipeline(t, b)
+		if err := b.DB.ApplyPayment(ctx, payment("X1", "C18", 1)); err != nil {
+			t.Fatalf("the payment after a cut connection: %v", err)
+		}
+		if !written("X1") || usedBy("C18") != m+"/X1" || balance(t, l, "wallet:P1").Balance != 3 {
+			t.Fatalf("after a cut connection: order %v, code used by %q, wallet %d", written("X1"), usedBy("C18"), balance(t, l, "wallet:P1").Balance)
+		}
+	}
 	audit(t, b)
+}
+
+// cutPipeline ends the server side of the store's pipeline connection.
+func cutPipeline(t *testing.T, b Backend) {
+	t.Helper()
+	u, err := url.Parse(b.Config.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", b.Config.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
+		strings.TrimSpace(sqlstore.PipelineApp+" "+u.Query().Get("search_path"))).Scan(&n)
+	if err != nil || n != 1 {
+		t.Fatalf("cut %d pipeline connections (%v), want 1", n, err)
+	}
 }
