@@ -511,6 +511,11 @@ func TestConcurrentIdenticalFacePayChargesOnce(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b *bundle) {
 		s := newShop(t, b, nil)
 		p := s.payer(t, 5000)
+		// A first payment opens the merchant's settlement account, so the 50 below may
+		// take the decided path and race inside one batch as well as across batches.
+		if rsp := s.facepay(t, "CC-0", 1, s.faceCode(t, p).FaceCode); rsp.GetString("result_code") != "SUCCESS" {
+			t.Fatalf("first payment: %v", rsp)
+		}
 		fc := s.faceCode(t, p)
 		var wg sync.WaitGroup
 		ids := make([]string, 50)
@@ -540,8 +545,58 @@ func TestConcurrentIdenticalFacePayChargesOnce(t *testing.T) {
 				t.Fatalf("two transaction ids: %s and %s", ids[0], id)
 			}
 		}
-		if got := s.balance(t, p); got != 5000-1234 {
-			t.Fatalf("balance %d after 50 identical charges of 1234 from 5000", got)
+		if got := s.balance(t, p); got != 5000-1-1234 {
+			t.Fatalf("balance %d after 50 identical charges of 1234 from 4999", got)
+		}
+		mustAudit(t, b)
+	})
+}
+
+// Thirty charges with thirty order numbers and one face_code: one pays, the others are
+// told the code was used, and no order is left behind for them.
+func TestConcurrentChargesOfOneCodePayOnce(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *bundle) {
+		s := newShop(t, b, nil)
+		p := s.payer(t, 5000)
+		if rsp := s.facepay(t, "OC-0", 1, s.faceCode(t, p).FaceCode); rsp.GetString("result_code") != "SUCCESS" {
+			t.Fatalf("first payment: %v", rsp)
+		}
+		fc := s.faceCode(t, p)
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			paid    []string
+			refused = map[string]int{}
+		)
+		for i := range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out := fmt.Sprint("OC-", i+1)
+				rsp := s.facepay(t, out, 100, fc.FaceCode)
+				mu.Lock()
+				defer mu.Unlock()
+				if rsp.GetString("result_code") == "SUCCESS" {
+					paid = append(paid, out)
+				} else {
+					refused[rsp.GetString("err_code")]++
+				}
+			}()
+		}
+		wg.Wait()
+		if len(paid) != 1 || len(refused) != 1 || refused["AUTH_CODE_ERROR"] != 29 {
+			t.Fatalf("%d of 30 charges with one face_code paid: %v; refusals %v, want 29 AUTH_CODE_ERROR", len(paid), paid, refused)
+		}
+		if got := s.balance(t, p); got != 5000-1-100 {
+			t.Fatalf("balance %d, want %d", got, 5000-1-100)
+		}
+		for i := range 30 {
+			out := fmt.Sprint("OC-", i+1)
+			q := s.query(t, out)
+			if out == paid[0] && q.GetString("trade_state") != "SUCCESS" || out != paid[0] && q.GetString("err_code") != "ORDERNOTEXIST" {
+				t.Fatalf("%s after the race: %v", out, q)
+			}
 		}
 		mustAudit(t, b)
 	})
