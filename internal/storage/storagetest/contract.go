@@ -263,4 +263,29 @@ func testNonces(t *testing.T, b Backend) {
 	if n != 1 { // other's N1 (t0+1m) goes; cr's N1 was refreshed to later
 		t.Fatalf("pruned %d nonces, want 1", n)
 	}
+	// Eight requests with one nonce at once (they may share one commit): one is fresh.
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		fresh int
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := b.DB.RememberNonce(ctx, cr.MchID, "N2", t0, t0.Add(-win))
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if ok {
+				fresh++
+			}
+		}()
+	}
+	wg.Wait()
+	if fresh != 1 {
+		t.Fatalf("%d of 8 concurrent uses of one nonce were fresh, want 1", fresh)
+	}
 }
