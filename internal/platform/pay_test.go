@@ -506,16 +506,23 @@ func TestFaultRuleThenRetry(t *testing.T) {
 	})
 }
 
+// paidOnce is a shop whose payer, holding balance fen, has paid it 1 fen: the first
+// payment opens the merchant's settlement account, so the charges that follow may take
+// the decided path and race inside one batch as well as across batches.
+func paidOnce(t *testing.T, b *bundle, balance int64) (*shop, string) {
+	t.Helper()
+	s := newShop(t, b, nil)
+	p := s.payer(t, balance)
+	if rsp := s.facepay(t, "FIRST", 1, s.faceCode(t, p).FaceCode); rsp.GetString("result_code") != "SUCCESS" {
+		t.Fatalf("first payment: %v", rsp)
+	}
+	return s, p
+}
+
 func TestConcurrentIdenticalFacePayChargesOnce(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *bundle) {
-		s := newShop(t, b, nil)
-		p := s.payer(t, 5000)
-		// A first payment opens the merchant's settlement account, so the 50 below may
-		// take the decided path and race inside one batch as well as across batches.
-		if rsp := s.facepay(t, "CC-0", 1, s.faceCode(t, p).FaceCode); rsp.GetString("result_code") != "SUCCESS" {
-			t.Fatalf("first payment: %v", rsp)
-		}
+		s, p := paidOnce(t, b, 5000)
 		fc := s.faceCode(t, p)
 		var wg sync.WaitGroup
 		ids := make([]string, 50)
@@ -557,11 +564,7 @@ func TestConcurrentIdenticalFacePayChargesOnce(t *testing.T) {
 func TestConcurrentChargesOfOneCodePayOnce(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *bundle) {
-		s := newShop(t, b, nil)
-		p := s.payer(t, 5000)
-		if rsp := s.facepay(t, "OC-0", 1, s.faceCode(t, p).FaceCode); rsp.GetString("result_code") != "SUCCESS" {
-			t.Fatalf("first payment: %v", rsp)
-		}
+		s, p := paidOnce(t, b, 5000)
 		fc := s.faceCode(t, p)
 		var (
 			wg      sync.WaitGroup
