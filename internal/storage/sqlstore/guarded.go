@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,13 +24,6 @@ import (
 // The statements are the interactive path's own (the same SQL text), so both paths
 // write the same rows on both backends.
 
-// guarded is one guarded write: its statements, and the row it locks that others
-// share (a payer's wallet), by which a batch orders its writes.
-type guarded struct {
-	steps []step
-	lock  string
-}
-
 // step is one statement of a guarded write; one says it must change exactly one row.
 type step struct {
 	q    string
@@ -46,12 +38,12 @@ var errGuard = errors.New("sqlstore: a guarded write did not apply")
 
 // applyGuarded writes steps in one transaction and returns after its commit, or
 // errGuard with nothing written.
-func (db *DB) applyGuarded(ctx context.Context, w guarded) error {
+func (db *DB) applyGuarded(ctx context.Context, steps []step) error {
 	if db.pipe != nil {
-		return db.pipe.submit(ctx, w)
+		return db.pipe.submit(ctx, steps)
 	}
 	return db.InTx(ctx, func(tx *Tx) error {
-		for _, s := range w.steps {
+		for _, s := range steps {
 			res, err := tx.Exec(ctx, s.q, s.args...)
 			if err != nil {
 				if db.d.isUnique(err) || db.d.isForeignKey(err) {
@@ -72,30 +64,27 @@ func (db *DB) applyGuarded(ctx context.Context, w guarded) error {
 	})
 }
 
-// pipeline group-commits guarded writes on PostgreSQL. Each of its workers has a
-// connection of its own: one batch is BEGIN and every statement of up to maxBatch
-// writes in one round trip, then COMMIT (or ROLLBACK, and the batch again without the
-// writes whose guard failed). Each batch takes its shared rows in one order (by
-// guarded.lock), so that batches of several workers could never wait for each other in
-// a circle.
+// pipeline group-commits guarded writes on PostgreSQL over a connection of its own:
+// one batch is BEGIN and every statement of up to maxBatch writes in one round trip,
+// then COMMIT (or ROLLBACK, and the batch again without the writes whose guard
+// failed). While a batch commits, the next one queues. One connection: a second, to
+// execute one batch while the other's commit is flushed, measured no faster here
+// (2 286 and 2 393 against 1 912 and 2 668 paid/s, alternating runs): with both cores
+// busy, PostgreSQL's CPU is the limit, not the flush.
 type pipeline struct {
 	config  *pgx.ConnConfig
 	d       dialect
+	conn    *pgx.Conn // nil until the first batch, and after a broken connection
 	jobs    chan *pipeJob
 	quit    chan struct{}
 	wg      sync.WaitGroup
 	rebound sync.Map // each statement's $n form
 }
 
-// pipelineWorkers: one. A second, to execute one batch while the other's commit is
-// flushed, measured no faster here (2 286 and 2 393 against 1 912 and 2 668 paid/s,
-// alternating runs): with both cores busy, PostgreSQL's CPU is the limit, not the flush.
-const pipelineWorkers = 1
-
 type pipeJob struct {
-	ctx  context.Context
-	w    guarded
-	done chan error
+	ctx   context.Context
+	steps []step
+	done  chan error
 }
 
 // PipelineApp names the pipeline's connections in pg_stat_activity, followed by the
@@ -109,10 +98,8 @@ func startPipeline(url string, d dialect) (*pipeline, error) {
 	}
 	cfg.RuntimeParams["application_name"] = strings.TrimSpace(PipelineApp + " " + cfg.RuntimeParams["search_path"])
 	p := &pipeline{config: cfg, d: d, jobs: make(chan *pipeJob), quit: make(chan struct{})}
-	for range pipelineWorkers {
-		p.wg.Add(1)
-		go (&pipeWorker{p: p}).run()
-	}
+	p.wg.Add(1)
+	go p.run()
 	return p, nil
 }
 
@@ -121,14 +108,8 @@ func (p *pipeline) stop() {
 	p.wg.Wait()
 }
 
-// pipeWorker runs batches over its own connection.
-type pipeWorker struct {
-	p    *pipeline
-	conn *pgx.Conn // nil until the first batch, and after a broken connection
-}
-
-func (p *pipeline) submit(ctx context.Context, w guarded) error {
-	j := &pipeJob{ctx: ctx, w: w, done: make(chan error, 1)}
+func (p *pipeline) submit(ctx context.Context, steps []step) error {
+	j := &pipeJob{ctx: ctx, steps: steps, done: make(chan error, 1)}
 	select {
 	case p.jobs <- j:
 	case <-ctx.Done():
@@ -139,12 +120,11 @@ func (p *pipeline) submit(ctx context.Context, w guarded) error {
 	return <-j.done // taken: it may be in a transaction already, so wait for the end
 }
 
-func (pw *pipeWorker) run() {
-	p := pw.p
+func (p *pipeline) run() {
 	defer p.wg.Done()
 	defer func() {
-		if pw.conn != nil {
-			_ = pw.conn.Close(context.Background())
+		if p.conn != nil {
+			_ = p.conn.Close(context.Background())
 		}
 	}()
 	for {
@@ -152,15 +132,13 @@ func (pw *pipeWorker) run() {
 		if !ok {
 			return
 		}
-		slices.SortStableFunc(batch, func(a, b *pipeJob) int { return strings.Compare(a.w.lock, b.w.lock) })
-		pw.commit(batch)
+		p.commit(batch)
 	}
 }
 
 // commit writes a batch, answering every job: nil after the commit, errGuard for a
 // job whose guard failed (the others go again without it), or the batch's error.
-func (pw *pipeWorker) commit(batch []*pipeJob) {
-	p := pw.p
+func (p *pipeline) commit(batch []*pipeJob) {
 	pending := batch[:0:0]
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
@@ -171,7 +149,7 @@ func (pw *pipeWorker) commit(batch []*pipeJob) {
 	}
 	attempt := 1
 	for len(pending) > 0 {
-		refused, unwritten, err := pw.once(pending)
+		refused, unwritten, err := p.once(pending)
 		// A batch that cannot have committed goes again: after a serialisation failure or
 		// a deadlock, and after a broken connection (the server rolls back what it had).
 		// One whose COMMIT was sent and not answered may have committed: its callers hear
@@ -211,22 +189,21 @@ func (pw *pipeWorker) commit(batch []*pipeJob) {
 // alone: errGuard when a guard did not hold or a constraint refused it, the server's
 // error when its statement failed otherwise. err is the batch's own failure (the
 // connection, the commit); unwritten says it came before any COMMIT was sent.
-func (pw *pipeWorker) once(jobs []*pipeJob) (refused map[int]error, unwritten bool, err error) {
-	p := pw.p
+func (p *pipeline) once(jobs []*pipeJob) (refused map[int]error, unwritten bool, err error) {
 	ctx := context.Background() // one request's cancellation must not abort its batch
-	if pw.conn == nil {
-		if pw.conn, err = pgx.ConnectConfig(ctx, p.config); err != nil {
+	if p.conn == nil {
+		if p.conn, err = pgx.ConnectConfig(ctx, p.config); err != nil {
 			return nil, true, fmt.Errorf("sqlstore: pipeline connection: %w", err)
 		}
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	for _, j := range jobs {
-		for _, s := range j.w.steps {
+		for _, s := range j.steps {
 			b.Queue(p.rebind(s.q), s.args...)
 		}
 	}
-	br := pw.conn.SendBatch(ctx, b)
+	br := p.conn.SendBatch(ctx, b)
 	refused = map[int]error{}
 	var failed error // the batch's own failure: it fails or goes again
 	if _, err := br.Exec(); err != nil {
@@ -234,7 +211,7 @@ func (pw *pipeWorker) once(jobs []*pipeJob) (refused map[int]error, unwritten bo
 	}
 read:
 	for i, j := range jobs {
-		for _, s := range j.w.steps {
+		for _, s := range j.steps {
 			if failed != nil {
 				break read
 			}
@@ -261,14 +238,14 @@ read:
 		end = "ROLLBACK"
 	}
 	unwritten = end == "ROLLBACK"
-	if _, err := pw.conn.Exec(ctx, end); err != nil && failed == nil {
+	if _, err := p.conn.Exec(ctx, end); err != nil && failed == nil {
 		failed = err
 	}
 	if failed != nil {
-		if pw.conn.IsClosed() || connectionLost(failed) {
+		if p.conn.IsClosed() || connectionLost(failed) {
 			// Broken, or in a state we cannot vouch for: the next batch opens a new one.
-			_ = pw.conn.Close(ctx)
-			pw.conn = nil
+			_ = p.conn.Close(ctx)
+			p.conn = nil
 		}
 		return nil, unwritten, failed
 	}

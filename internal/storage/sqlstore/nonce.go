@@ -12,9 +12,9 @@ import (
 // changes a row exactly when the nonce is fresh, so on PostgreSQL the nonces of many
 // signed requests share the pipeline's commits (guarded.go) instead of one each.
 func (db *DB) RememberNonce(ctx context.Context, mchID, nonce string, at, notBefore time.Time) (fresh bool, err error) {
-	err = db.applyGuarded(ctx, guarded{steps: []step{{q: `INSERT INTO v3_nonces (mch_id, nonce, seen_at) VALUES (?, ?, ?)
+	err = db.applyGuarded(ctx, []step{{q: `INSERT INTO v3_nonces (mch_id, nonce, seen_at) VALUES (?, ?, ?)
 		ON CONFLICT (mch_id, nonce) DO UPDATE SET seen_at = excluded.seen_at WHERE v3_nonces.seen_at < ?`,
-		args: []any{mchID, nonce, micros(at), micros(notBefore)}, one: true}}})
+		args: []any{mchID, nonce, micros(at), micros(notBefore)}, one: true}})
 	if errors.Is(err, errGuard) {
 		return false, nil
 	}

@@ -191,13 +191,13 @@ const sqlClaim = `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ? AND
 // ApplyPayment implements pay.Store: the interactive charge's writes, each guarded.
 func (db *DB) ApplyPayment(ctx context.Context, p pay.Payment) error {
 	tr := p.Transfer
-	err := db.applyGuarded(ctx, guarded{lock: tr.Debit, steps: []step{
+	err := db.applyGuarded(ctx, []step{
 		{q: sqlClaim, args: []any{p.UsedBy, p.CodeHash}, one: true},
 		{q: sqlInsertOrder, args: orderArgs(p.Order)},
 		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true},
 		{q: sqlInsertTransfer, args: transferArgs(tr)},
 		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}},
-	}})
+	})
 	if errors.Is(err, errGuard) {
 		return pay.ErrNotApplied
 	}
