@@ -55,19 +55,12 @@ the same machine and shares its cores.`,
 				if phase != "facepay" && phase != "orderquery" {
 					return fmt.Errorf("--profile-phase must be facepay or orderquery, not %q", phase)
 				}
-				f, err := os.Create(cpuProfile)
+				prof, closeFile, err := cpuProfiler(cpuProfile)
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				cfg.ProfilePhase = phase
-				cfg.Profile = func() func() {
-					if err := pprof.StartCPUProfile(f); err != nil {
-						fmt.Fprintln(os.Stderr, "cpuprofile:", err)
-						return func() {}
-					}
-					return pprof.StopCPUProfile
-				}
+				defer closeFile()
+				cfg.ProfilePhase, cfg.Profile = phase, prof
 			}
 			rep, err := bench.RunPay(cmd.Context(), cfg)
 			if err != nil {
@@ -98,6 +91,23 @@ the same machine and shares its cores.`,
 	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile covers: facepay or orderquery")
 	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk(), newBenchMemory(), newBenchScale())
 	return cmd
+}
+
+// cpuProfiler creates path and returns what starts a CPU profile into it (and gives
+// back what stops it), and what closes the file once the profile stopped.
+func cpuProfiler(path string) (start func() (stop func()), closeFile func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	start = func() func() {
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+			return func() {}
+		}
+		return pprof.StopCPUProfile
+	}
+	return start, func() { _ = f.Close() }, nil
 }
 
 func newBenchNotify() *cobra.Command {
@@ -135,6 +145,7 @@ func newBenchK12() *cobra.Command {
 		concurrency int
 		duration    time.Duration
 		students    int
+		cpuProfile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "k12",
@@ -152,8 +163,16 @@ and p99, the ratio debits/s : ceiling, and how long the whole school took to pay
   facepay bench k12 --db postgres://postgres@127.0.0.1:5432/facepay_test --students 3000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := bench.RunK12(cmd.Context(), bench.K12Config{DBURL: db, Concurrency: concurrency, Duration: duration,
-				Students: students, Progress: os.Stderr})
+			cfg := bench.K12Config{DBURL: db, Concurrency: concurrency, Duration: duration, Students: students, Progress: os.Stderr}
+			if cpuProfile != "" {
+				prof, closeFile, err := cpuProfiler(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer closeFile()
+				cfg.Profile = prof
+			}
+			rep, err := bench.RunK12(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -177,6 +196,7 @@ and p99, the ratio debits/s : ceiling, and how long the whole school took to pay
 	cmd.Flags().IntVar(&concurrency, "concurrency", 16, "keep-alive connections")
 	cmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of the ceiling phase")
 	cmd.Flags().IntVar(&students, "students", 3000, "students in the school, each paying one lunch")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the lunch phase (server and client, one process) to this file for go tool pprof")
 	return cmd
 }
 

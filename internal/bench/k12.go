@@ -30,6 +30,9 @@ type K12Config struct {
 	Students    int           // the school: each pays one lunch
 	Fen         int64         // the price of a lunch
 	Progress    io.Writer
+	// Profile, when set, is called as the lunch phase starts; what it returns is called
+	// as it ends (a CPU profile of that phase).
+	Profile func() (stop func())
 }
 
 // K12Report is what the K12 benchmark prints.
@@ -91,6 +94,10 @@ func RunK12(ctx context.Context, cfg K12Config) (K12Report, error) {
 	})
 	var next atomic.Int64
 	d.duration = time.Hour // the lunch hour: until every student paid
+	stopProfile := func() {}
+	if cfg.Profile != nil {
+		stopProfile = cfg.Profile()
+	}
 	rep.Lunch = d.drive(ctx, "lunch debits", func(int64) (bool, bool) {
 		i := next.Add(1) - 1
 		if i >= int64(len(creds)) {
@@ -106,6 +113,7 @@ func RunK12(ctx context.Context, cfg K12Config) (K12Report, error) {
 		}
 		return ok && json.Unmarshal(raw, &v) == nil && v.TradeState == "SUCCESS", true
 	})
+	stopProfile()
 	if rep.Lunch.OK != cfg.Students {
 		return rep, fmt.Errorf("%d of %d students paid", rep.Lunch.OK, cfg.Students)
 	}

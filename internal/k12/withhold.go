@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/device"
 	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/ledger"
+	"github.com/openfacepay/openfacepay/internal/notify"
 	"github.com/openfacepay/openfacepay/internal/pay"
 )
 
@@ -129,6 +132,44 @@ type DebitStore interface {
 	SetLimits(ctx context.Context, mchID string, perDebit, perDay int64) error
 	SetRisk(ctx context.Context, orgID, hours string, devices []string) error
 	DebitByOrder(ctx context.Context, owner, outTradeNo string) (Debit, bool, error)
+	// DebitState reads, in one statement, what a debit of the user needs to decide.
+	DebitState(ctx context.Context, k DebitKey) (DebitState, error)
+	// ApplyDebit writes a debit decided from DebitState and returns after its commit,
+	// or pay.ErrNotApplied with nothing written.
+	ApplyDebit(ctx context.Context, g GuardedDebit) error
+}
+
+// DebitKey names what DebitState reads beside the user.
+type DebitKey struct {
+	UserID, Day       string
+	CredentialHash    string
+	Owner, OutTradeNo string
+}
+
+// DebitState is a user's state for a debit, read in one statement so its parts agree:
+// Spent is what the user's debits up to Seq took on the day.
+type DebitState struct {
+	User           User
+	Found          bool
+	Seq            int64 // moves on with every transaction that locks the user
+	Contract       Contract
+	ContractFound  bool
+	Spent          int64 // counted on Day
+	CredentialUsed bool  // a counted debit used the credential
+	OrderTaken     bool  // the owner's out_trade_no names a debit already
+}
+
+// GuardedDebit is a debit the wallet pays, decided from a DebitState. Its writes
+// check what the decision assumed: the user's sequence is still Seq and the user still
+// enabled under ContractID, the out_trade_no and the credential still unused, the
+// wallet still covers the amount.
+type GuardedDebit struct {
+	Seq        int64
+	ContractID string
+	Order      pay.Order
+	Transfer   ledger.Transfer
+	Record     DebitRecord
+	Event      *notify.Notification // the debit's webhook, when the service provider takes them
 }
 
 // DebitRequest is POST /v3/offlineface/transactions.
@@ -239,11 +280,6 @@ func (s *Service) Withhold(ctx context.Context, c Caller, r DebitRequest) (Debit
 	if err != nil {
 		return Debit{}, err
 	}
-	if _, ok, err := s.contracts.UserByID(ctx, o.ID, cl.UserID); err != nil {
-		return Debit{}, err
-	} else if !ok {
-		return Debit{}, notFound("the credential's user")
-	}
 	settings, err := s.debits.Settings(ctx, c.MchID)
 	if err != nil {
 		return Debit{}, err
@@ -257,12 +293,83 @@ func (s *Service) Withhold(ctx context.Context, c Caller, r DebitRequest) (Debit
 	now := s.pay.Now(ctx, c.MchID)
 	in := withholdInput{req: r, claims: cl, auth: a, org: o, settings: settings, notifyURL: url, now: now,
 		hash: device.HashOfflineCredential(r.AuthCode), digest: r.digest()}
+	if d, ok, err := s.quickWithhold(ctx, in); err != nil || ok {
+		return d, err
+	}
 	var d Debit
 	err = s.inDebitTx(ctx, func(tx DebitTx) (err error) {
 		d, err = s.withhold(ctx, tx, in)
 		return err
 	})
+	if err == nil && d.Record.Counted {
+		s.pay.SettlementOpened(d.Order.OwnerMchID) // committed: the settlement account exists
+	}
 	return d, err
+}
+
+// quickWithhold takes the common debit (a new out_trade_no, an unused credential, an
+// enabled and contracted user within the limits, a wallet that covers the amount and
+// no designated card to compare) decided from one read outside any transaction and
+// written as guarded writes, which the store commits together with other payments.
+// ok=false when it is not the common case or a guard did not hold: nothing was
+// written, and the interactive path decides from the start. A user the credential
+// names who is not the school's is refused here as there.
+func (s *Service) quickWithhold(ctx context.Context, in withholdInput) (Debit, bool, error) {
+	r, owner := in.req, in.auth.SubMchID
+	day := in.now.In(beijing).Format("20060102")
+	st, err := s.debits.DebitState(ctx, DebitKey{UserID: in.claims.UserID, Day: day, CredentialHash: in.hash, Owner: owner, OutTradeNo: r.OutTradeNo})
+	if err != nil {
+		return Debit{}, false, err
+	}
+	u, ct := st.User, st.Contract
+	switch {
+	case !st.Found || u.OrgID != in.org.ID:
+		return Debit{}, false, notFound("the credential's user")
+	case st.OrderTaken, st.CredentialUsed, !st.ContractFound, u.ContractID == "", designated(ct):
+		return Debit{}, false, nil
+	}
+	rec := in.record(u, day)
+	if in.rules(u, ct, rec, st.Spent) != "" {
+		return Debit{}, false, nil
+	}
+	o, t, ok := s.pay.PlanWithhold(in.withholding(ct, false), in.now)
+	if !ok {
+		return Debit{}, false, nil
+	}
+	rec.Counted = true
+	d := Debit{Order: o, Record: rec}
+	g := GuardedDebit{Seq: st.Seq, ContractID: u.ContractID, Order: o, Transfer: t, Record: rec}
+	if in.notifyURL != "" {
+		g.Event = newEvent(in.notifyURL, in.auth.MchID, debitEvent(d), d.View(), in.now)
+	}
+	switch err := s.debits.ApplyDebit(ctx, g); {
+	case errors.Is(err, pay.ErrNotApplied):
+		return Debit{}, false, nil
+	case err != nil:
+		return Debit{}, false, err
+	}
+	return d, true, nil
+}
+
+// designated: the contract names a card that the payer's wallet must be compared with,
+// which only the interactive path reads.
+func designated(ct Contract) bool { return ct.Mode != LimitNone && ct.Card != "" }
+
+// record is the K12 side of the debit in, for user u on the Beijing day.
+func (in withholdInput) record(u User, day string) DebitRecord {
+	r := in.req
+	return DebitRecord{Owner: in.auth.SubMchID, OutTradeNo: r.OutTradeNo, SPMchID: in.auth.MchID, SPAppID: in.auth.AppID, OrgID: u.OrgID,
+		UserID: u.UserID, ContractID: u.ContractID, DeviceID: in.auth.DeviceID, Day: day,
+		Total: r.Total, ProductID: r.ProductID, SceneID: r.SceneID, DeviceIP: r.DeviceIP, GoodsTag: r.GoodsTag,
+		ProfitSharing: r.ProfitSharing, CredentialHash: in.hash, Digest: in.digest, CreatedAt: in.now}
+}
+
+// withholding is what the payment domain is asked to take from the contract's payer.
+func (in withholdInput) withholding(ct Contract, mayAdvance bool) pay.Withholding {
+	r := in.req
+	return pay.Withholding{Owner: in.auth.SubMchID, MchID: in.auth.MchID, SubMchID: in.auth.SubMchID, AppID: in.auth.AppID, SubAppID: in.auth.SubAppID,
+		OutTradeNo: r.OutTradeNo, PayerID: ct.PayerID, Body: r.Description, Attach: r.Attach, DeviceInfo: in.auth.DeviceID,
+		CredentialHash: in.hash, Digest: in.digest, Fee: r.Total, MayAdvance: mayAdvance}
 }
 
 type withholdInput struct {
@@ -312,10 +419,7 @@ func (s *Service) withhold(ctx context.Context, tx DebitTx, in withholdInput) (D
 	if !ok || u.OrgID != in.org.ID {
 		return Debit{}, notFound("the credential's user")
 	}
-	rec := DebitRecord{Owner: owner, OutTradeNo: r.OutTradeNo, SPMchID: in.auth.MchID, SPAppID: in.auth.AppID, OrgID: u.OrgID,
-		UserID: u.UserID, ContractID: u.ContractID, DeviceID: in.auth.DeviceID, Day: in.now.In(beijing).Format("20060102"),
-		Total: r.Total, ProductID: r.ProductID, SceneID: r.SceneID, DeviceIP: r.DeviceIP, GoodsTag: r.GoodsTag,
-		ProfitSharing: r.ProfitSharing, CredentialHash: in.hash, Digest: in.digest, CreatedAt: in.now}
+	rec := in.record(u, in.now.In(beijing).Format("20060102"))
 	// A user who never signed has no wallet to name; one whose contract ended is
 	// refused below with the contract's payer on the order.
 	if u.ContractID == "" {
@@ -331,9 +435,7 @@ func (s *Service) withhold(ctx context.Context, tx DebitTx, in withholdInput) (D
 	if err != nil {
 		return Debit{}, err
 	}
-	w := pay.Withholding{Owner: owner, MchID: in.auth.MchID, SubMchID: in.auth.SubMchID, AppID: in.auth.AppID, SubAppID: in.auth.SubAppID,
-		OutTradeNo: r.OutTradeNo, PayerID: ct.PayerID, Body: r.Description, Attach: r.Attach, DeviceInfo: in.auth.DeviceID,
-		CredentialHash: in.hash, Digest: in.digest, Fee: r.Total, MayAdvance: mayAdvance.ok}
+	w := in.withholding(ct, mayAdvance.ok)
 	if refusal != "" {
 		w.FailWith = refusalText[refusal]
 	}
@@ -377,24 +479,12 @@ type advanceDecision struct {
 // whether the platform may advance.
 func (s *Service) judge(ctx context.Context, tx DebitTx, in withholdInput, u User, ct Contract, rec DebitRecord) (string, advanceDecision, error) {
 	none := advanceDecision{}
-	switch {
-	case u.Status == StatusDisabled:
-		return ErrUserDisabled, none, nil
-	case u.ContractState != Contracted || ct.State != Contracted:
-		return ErrNoContract, none, nil
-	case !in.org.allows(in.now, in.auth.DeviceID):
-		return ErrRiskControl, none, nil
-	}
-	perDebit, perDay := in.settings.limits()
-	if rec.Total > perDebit {
-		return ErrPaymentLimit, none, nil
-	}
 	spent, err := tx.CountedOn(ctx, u.UserID, rec.Day)
 	if err != nil {
 		return "", none, err
 	}
-	if spent+rec.Total > perDay {
-		return ErrDailyLimit, none, nil
+	if refusal := in.rules(u, ct, rec, spent); refusal != "" {
+		return refusal, none, nil
 	}
 	cardOK := true
 	if ct.Mode != LimitNone && ct.Card != "" {
@@ -421,6 +511,25 @@ func (s *Service) judge(ctx context.Context, tx DebitTx, in withholdInput, u Use
 		return "", advanceDecision{blockedByDebts: true}, nil
 	}
 	return "", advanceDecision{ok: true}, nil
+}
+
+// rules are the refusals that need no more than the user, the contract and what the
+// user's debits took on the day: a reason, or "".
+func (in withholdInput) rules(u User, ct Contract, rec DebitRecord, spent int64) string {
+	perDebit, perDay := in.settings.limits()
+	switch {
+	case u.Status == StatusDisabled:
+		return ErrUserDisabled
+	case u.ContractState != Contracted || ct.State != Contracted:
+		return ErrNoContract
+	case !in.org.allows(in.now, in.auth.DeviceID):
+		return ErrRiskControl
+	case rec.Total > perDebit:
+		return ErrPaymentLimit
+	case spent+rec.Total > perDay:
+		return ErrDailyLimit
+	}
+	return ""
 }
 
 // allows tells whether the organisation's risk rules let a debit through at now

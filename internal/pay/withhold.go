@@ -43,18 +43,7 @@ type Withholding struct {
 // An order that could not be paid is returned with State PAYERROR and NotEnough set
 // when the reason was the wallet's balance.
 func (s *Service) WithholdInTx(ctx context.Context, tx Tx, w Withholding, now time.Time) (o Order, notEnough bool, err error) {
-	o = Order{
-		OwnerMchID: w.Owner, OutTradeNo: w.OutTradeNo, TransactionID: transactionID(now), MchID: w.MchID, SubMchID: w.SubMchID,
-		AppID: w.AppID, SubAppID: w.SubAppID, API: APIWithhold, TradeType: "AUTH", PayerID: w.PayerID,
-		TotalFee: w.Fee, FeeType: "CNY", Body: w.Body, Attach: w.Attach, DeviceInfo: w.DeviceInfo,
-		CredentialHash: w.CredentialHash, RequestDigest: w.Digest, CreatedAt: now, UpdatedAt: now,
-	}
-	if w.PayerID != "" {
-		o.OpenID = s.OpenID(w.AppID, w.PayerID)
-		if w.SubAppID != "" {
-			o.SubOpenID = s.OpenID(w.SubAppID, w.PayerID)
-		}
-	}
+	o = s.withholdOrder(w, now)
 	if w.FailWith != "" {
 		o.State, o.StateDesc = StatePayError, w.FailWith
 		return o, false, tx.InsertOrder(ctx, o)
@@ -63,7 +52,7 @@ func (s *Service) WithholdInTx(ctx context.Context, tx Tx, w Withholding, now ti
 		return Order{}, false, err
 	}
 	paid := func(funding, debt string) error {
-		o.State, o.StateDesc, o.PaidAt, o.Funding, o.DebtState = StateSuccess, "扣款成功", now, funding, debt
+		o.State, o.StateDesc, o.PaidAt, o.Funding, o.DebtState = StateSuccess, withheldDesc, now, funding, debt
 		return tx.InsertOrder(ctx, o)
 	}
 	// The transfer's key is the order's: a concurrent twin fails on it and is run again as a replay.
@@ -87,6 +76,43 @@ func (s *Service) WithholdInTx(ctx context.Context, tx Tx, w Withholding, now ti
 	}
 	return o, false, paid(FundingAdvance, InDebt)
 }
+
+// withholdOrder is the order of w before it is judged.
+func (s *Service) withholdOrder(w Withholding, now time.Time) Order {
+	o := Order{
+		OwnerMchID: w.Owner, OutTradeNo: w.OutTradeNo, TransactionID: transactionID(now), MchID: w.MchID, SubMchID: w.SubMchID,
+		AppID: w.AppID, SubAppID: w.SubAppID, API: APIWithhold, TradeType: "AUTH", PayerID: w.PayerID,
+		TotalFee: w.Fee, FeeType: "CNY", Body: w.Body, Attach: w.Attach, DeviceInfo: w.DeviceInfo,
+		CredentialHash: w.CredentialHash, RequestDigest: w.Digest, CreatedAt: now, UpdatedAt: now,
+	}
+	if w.PayerID != "" {
+		o.OpenID = s.OpenID(w.AppID, w.PayerID)
+		if w.SubAppID != "" {
+			o.SubOpenID = s.OpenID(w.SubAppID, w.PayerID)
+		}
+	}
+	return o
+}
+
+// PlanWithhold is the paid order and the transfer of a contract debit that its
+// wallet pays, for a caller that decided it outside any transaction and writes both
+// as guarded writes (the wallet's debit guarded by its balance). ok=false while the
+// owner's settlement account is not known to exist: the interactive path opens it.
+func (s *Service) PlanWithhold(w Withholding, now time.Time) (o Order, t ledger.Transfer, ok bool) {
+	if _, known := s.opened.Load(w.Owner); !known || w.FailWith != "" {
+		return Order{}, ledger.Transfer{}, false
+	}
+	o = s.withholdOrder(w, now)
+	o.State, o.StateDesc, o.PaidAt, o.Funding, o.DebtState = StateSuccess, withheldDesc, now, FundingWallet, NoDebt
+	t = ledger.Transfer{Key: payKey(w.Owner, w.OutTradeNo), Debit: walletAccount(w.PayerID), Credit: settlementAccount(w.Owner),
+		Amount: w.Fee, Code: "withhold", State: ledger.Posted, CreatedAt: now, UpdatedAt: now}
+	return o, t, true
+}
+
+// SettlementOpened notes, after a commit, that the owner's settlement account exists.
+func (s *Service) SettlementOpened(owner string) { s.opened.Store(owner, true) }
+
+const withheldDesc = "扣款成功"
 
 // Owed is what an order's payer still owes the platform for it.
 func (o Order) Owed() int64 {

@@ -70,37 +70,52 @@ func (db *DB) EnsureUser(ctx context.Context, u k12.User) (out k12.User, err err
 const userCols = `user_id, organization_id, out_user_id, name_sealed, phone_sealed, user_type, class_name, occupation, status,
 	disabled_by, contract_state, contract_id, face_image_ok, created_at, updated_at`
 
-func (db *DB) scanUser(row *sql.Row) (k12.User, bool, error) {
-	var (
-		u            k12.User
-		name, phone  []byte
-		faceOK       int64
-		created, upd int64
-	)
-	err := row.Scan(&u.UserID, &u.OrgID, &u.OutUserID, &name, &phone, &u.UserType, &u.ClassName, &u.Occupation, &u.Status,
-		&u.DisabledBy, &u.ContractState, &u.ContractID, &faceOK, &created, &upd)
-	if errors.Is(err, sql.ErrNoRows) {
-		return u, false, nil
-	}
-	if err != nil {
-		return u, false, err
-	}
+// userRow holds the userCols of one row.
+type userRow struct {
+	u            k12.User
+	name, phone  []byte
+	faceOK       int64
+	created, upd int64
+}
+
+func (r *userRow) dest() []any {
+	u := &r.u
+	return []any{&u.UserID, &u.OrgID, &u.OutUserID, &r.name, &r.phone, &u.UserType, &u.ClassName, &u.Occupation, &u.Status,
+		&u.DisabledBy, &u.ContractState, &u.ContractID, &r.faceOK, &r.created, &r.upd}
+}
+
+// user opens the row's sealed fields.
+func (db *DB) user(r *userRow) (k12.User, error) {
+	u := r.u
 	for _, f := range []struct {
 		sealed []byte
 		field  string
 		dst    *string
-	}{{name, "name", &u.Name}, {phone, "phone", &u.Phone}} {
+	}{{r.name, "name", &u.Name}, {r.phone, "phone", &u.Phone}} {
 		if len(f.sealed) == 0 {
 			continue
 		}
 		pt, err := db.sealer.Open(purpose("k12user", u.UserID, f.field), f.sealed)
 		if err != nil {
-			return u, false, errcode.Wrap(errcode.Internal, err, "k12 user %s: %s does not open", u.UserID, f.field)
+			return u, errcode.Wrap(errcode.Internal, err, "k12 user %s: %s does not open", u.UserID, f.field)
 		}
 		*f.dst = string(pt)
 	}
-	u.FaceImageOK, u.CreatedAt, u.UpdatedAt = faceOK == 1, fromMicros(created), fromMicros(upd)
-	return u, true, nil
+	u.FaceImageOK, u.CreatedAt, u.UpdatedAt = r.faceOK == 1, fromMicros(r.created), fromMicros(r.upd)
+	return u, nil
+}
+
+func (db *DB) scanUser(row scanner) (k12.User, bool, error) {
+	var r userRow
+	err := row.Scan(r.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r.u, false, nil
+	}
+	if err != nil {
+		return r.u, false, err
+	}
+	u, err := db.user(&r)
+	return u, err == nil, err
 }
 
 // User implements k12.Store.
@@ -189,33 +204,49 @@ func (db *DB) UserByID(ctx context.Context, orgID, userID string) (k12.User, boo
 const contractCols = `contract_id, organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode, card_from, state, signed_at,
 	terminated_at, card_sealed`
 
-func (db *DB) scanContract(row *sql.Row) (k12.Contract, bool, error) {
-	var (
-		c      k12.Contract
-		signed int64
-		term   sql.NullInt64
-		card   []byte
-	)
-	err := row.Scan(&c.ContractID, &c.OrgID, &c.UserID, &c.SPMchID, &c.AppID, &c.OpenID, &c.PayerID, &c.Mode, &c.CardFrom, &c.State,
-		&signed, &term, &card)
-	if errors.Is(err, sql.ErrNoRows) {
+// contractRow holds the contractCols of one row, every one nullable, so that a LEFT
+// JOIN that found no contract scans too.
+type contractRow struct {
+	id, org, user, sp, app, openID, payer, mode, cardFrom, state sql.NullString
+	signed, term                                                 sql.NullInt64
+	card                                                         []byte
+}
+
+func (r *contractRow) dest() []any {
+	return []any{&r.id, &r.org, &r.user, &r.sp, &r.app, &r.openID, &r.payer, &r.mode, &r.cardFrom, &r.state, &r.signed, &r.term, &r.card}
+}
+
+// contract opens the row's contract; found=false when the join found none.
+func (db *DB) contract(r *contractRow) (c k12.Contract, found bool, err error) {
+	c = k12.Contract{ContractID: r.id.String, OrgID: r.org.String, UserID: r.user.String, SPMchID: r.sp.String, AppID: r.app.String,
+		OpenID: r.openID.String, PayerID: r.payer.String, Mode: r.mode.String, CardFrom: r.cardFrom.String, State: r.state.String,
+		SignedAt: fromMicros(r.signed.Int64)}
+	if !r.id.Valid {
 		return c, false, nil
 	}
-	if err != nil {
-		return c, false, err
+	if r.term.Valid {
+		c.TerminatedAt = fromMicros(r.term.Int64)
 	}
-	if len(card) > 0 {
-		pt, err := db.sealer.Open(purpose("k12contract", c.ContractID, "card"), card)
+	if len(r.card) > 0 {
+		pt, err := db.sealer.Open(purpose("k12contract", c.ContractID, "card"), r.card)
 		if err != nil {
 			return c, false, errcode.Wrap(errcode.Internal, err, "contract %s: the card does not open", c.ContractID)
 		}
 		c.Card = string(pt)
 	}
-	c.SignedAt = fromMicros(signed)
-	if term.Valid {
-		c.TerminatedAt = fromMicros(term.Int64)
-	}
 	return c, true, nil
+}
+
+func (db *DB) scanContract(row scanner) (k12.Contract, bool, error) {
+	var r contractRow
+	err := row.Scan(r.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k12.Contract{}, false, nil
+	}
+	if err != nil {
+		return k12.Contract{}, false, err
+	}
+	return db.contract(&r)
 }
 
 // Contract implements k12.ContractStore.

@@ -72,9 +72,10 @@ func (db *DB) SetRisk(ctx context.Context, orgID, hours string, devices []string
 	})
 }
 
-// LockUser implements k12.DebitTx.
+// LockUser implements k12.DebitTx: it moves the user's debit sequence on, which
+// locks the row and makes every guarded debit decided before it go the interactive way.
 func (t *Tx) LockUser(ctx context.Context, userID string) (k12.User, bool, error) {
-	return t.db.scanUser(t.QueryRow(ctx, `SELECT `+userCols+` FROM k12_users WHERE user_id = ?`+t.db.d.forUpdate(), userID))
+	return t.db.scanUser(t.QueryRow(ctx, `UPDATE k12_users SET debit_seq = debit_seq + 1 WHERE user_id = ? RETURNING `+userCols, userID))
 }
 
 const debitCols = `owner_mch_id, out_trade_no, sp_mch_id, sp_appid, organization_id, user_id, contract_id, device_id, day, total_fee,
@@ -100,13 +101,83 @@ func (t *Tx) DebitRecord(ctx context.Context, owner, outTradeNo string) (k12.Deb
 	return d, err == nil, err
 }
 
+const sqlInsertDebit = `INSERT INTO k12_debits (` + debitCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func debitArgs(d k12.DebitRecord) []any {
+	return []any{d.Owner, d.OutTradeNo, d.SPMchID, d.SPAppID, d.OrgID, d.UserID, d.ContractID, d.DeviceID, d.Day, d.Total, boolInt(d.Counted),
+		d.ErrorType, d.ProductID, d.SceneID, d.DeviceIP, d.GoodsTag, boolInt(d.ProfitSharing), d.CredentialHash, d.Digest, micros(d.CreatedAt)}
+}
+
 // InsertDebit implements k12.DebitTx.
 func (t *Tx) InsertDebit(ctx context.Context, d k12.DebitRecord) error {
-	_, err := t.Exec(ctx, `INSERT INTO k12_debits (`+debitCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.Owner, d.OutTradeNo, d.SPMchID, d.SPAppID, d.OrgID, d.UserID, d.ContractID, d.DeviceID, d.Day, d.Total, boolInt(d.Counted),
-		d.ErrorType, d.ProductID, d.SceneID, d.DeviceIP, d.GoodsTag, boolInt(d.ProfitSharing), d.CredentialHash, d.Digest, micros(d.CreatedAt))
+	_, err := t.Exec(ctx, sqlInsertDebit, debitArgs(d)...)
 	if t.db.d.isUnique(err) {
 		return pay.ErrDuplicate
+	}
+	return err
+}
+
+// sqlDebitState reads a user, its contract and, as of the same snapshot, what its
+// counted debits took on a day, whether a counted debit used a credential and whether
+// an out_trade_no names a debit.
+var sqlDebitState = `SELECT ` + prefixed("u.", userCols) + `, u.debit_seq, ` + prefixed("c.", contractCols) + `,
+	(SELECT COALESCE(SUM(total_fee), 0) FROM k12_debits WHERE user_id = u.user_id AND day = ? AND counted = 1),
+	CASE WHEN EXISTS (SELECT 1 FROM k12_debits WHERE credential_hash = ? AND counted = 1) THEN 1 ELSE 0 END,
+	CASE WHEN EXISTS (SELECT 1 FROM k12_debits WHERE owner_mch_id = ? AND out_trade_no = ?) THEN 1 ELSE 0 END
+	FROM k12_users u LEFT JOIN k12_contracts c ON c.contract_id = u.contract_id
+	WHERE u.user_id = ?`
+
+// DebitState implements k12.DebitStore.
+func (db *DB) DebitState(ctx context.Context, k k12.DebitKey) (st k12.DebitState, err error) {
+	var (
+		u             userRow
+		c             contractRow
+		credUsed, otn int64
+	)
+	dest := append(append(u.dest(), &st.Seq), c.dest()...)
+	dest = append(dest, &st.Spent, &credUsed, &otn)
+	err = db.queryRow(ctx, sqlDebitState, k.Day, k.CredentialHash, k.Owner, k.OutTradeNo, k.UserID).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	if st.User, err = db.user(&u); err != nil {
+		return st, err
+	}
+	if st.Contract, st.ContractFound, err = db.contract(&c); err != nil {
+		return st, err
+	}
+	st.Found, st.CredentialUsed, st.OrderTaken = true, credUsed == 1, otn == 1
+	return st, nil
+}
+
+// sqlAdvanceUser is the guard of a debit decided outside a transaction: the user's
+// sequence is the one read, so nothing that locked the user committed since, and the
+// user is still enabled under the contract the decision saw.
+const sqlAdvanceUser = `UPDATE k12_users SET debit_seq = debit_seq + 1
+	WHERE user_id = ? AND debit_seq = ? AND status = ? AND contract_state = ? AND contract_id = ?`
+
+// ApplyDebit implements k12.DebitStore: the guard, then the debit's rows in the
+// interactive path's SQL. The out_trade_no and the credential are guarded by their
+// unique keys, the wallet by its balance.
+func (db *DB) ApplyDebit(ctx context.Context, g k12.GuardedDebit) error {
+	tr := g.Transfer
+	steps := []step{
+		{q: sqlAdvanceUser, args: []any{g.Record.UserID, g.Seq, k12.StatusNormal, k12.Contracted, g.ContractID}, one: true},
+		{q: sqlInsertDebit, args: debitArgs(g.Record)},
+		{q: sqlInsertOrder, args: orderArgs(g.Order)},
+		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true},
+		{q: sqlInsertTransfer, args: transferArgs(tr)},
+		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}},
+	}
+	if n := g.Event; n != nil {
+		steps = append(steps, step{q: sqlInsertNotification, args: notificationArgs(*n)})
+	}
+	err := db.applyGuarded(ctx, steps)
+	if errors.Is(err, errGuard) {
+		return pay.ErrNotApplied
 	}
 	return err
 }

@@ -33,9 +33,15 @@ func scanNotification(s scanner) (notify.Notification, error) {
 
 // InsertNotification implements notify.Outbox: inside the caller's transaction.
 func (t *Tx) InsertNotification(ctx context.Context, n notify.Notification) error {
-	_, err := t.Exec(ctx, `INSERT INTO notifications (id, mch_id, format, event_type, url, payload, state, next_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.ID, n.MchID, n.Format, n.EventType, n.URL, n.Payload, notify.Pending, micros(n.NextAt), micros(n.CreatedAt))
+	_, err := t.Exec(ctx, sqlInsertNotification, notificationArgs(n)...)
 	return err
+}
+
+const sqlInsertNotification = `INSERT INTO notifications (id, mch_id, format, event_type, url, payload, state, next_at, created_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func notificationArgs(n notify.Notification) []any {
+	return []any{n.ID, n.MchID, n.Format, n.EventType, n.URL, n.Payload, notify.Pending, micros(n.NextAt), micros(n.CreatedAt)}
 }
 
 // Claim implements notify.Store. On PostgreSQL, rows other instances are claiming

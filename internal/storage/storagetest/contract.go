@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t testing.TB) Backend) {
 		"FaceTemplates":        testFaceTemplates,
 		"CredentialClaim":      testCredentialClaim,
 		"GuardedPayment":       testGuardedPayment,
+		"GuardedDebit":         testGuardedDebit,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
