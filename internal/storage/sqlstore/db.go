@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
@@ -43,6 +44,9 @@ type DB struct {
 	// SQLite: statements kept prepared on the writer and on the read pool; nil on
 	// PostgreSQL, whose driver keeps its own.
 	writeStmts, readStmts *stmtCache
+	// Platform signing keys as parsed, by serial number with the sealed bytes they came
+	// from: parsing validates the key, which costs more than the request it signs.
+	platformKeys sync.Map // serial_no → parsedKey
 }
 
 // dialect is what differs between the backends.

@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
+	"crypto/rsa"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -235,11 +237,7 @@ func (db *DB) PlatformIdentities(ctx context.Context, mchID string) ([]tenant.Pl
 		if err := rows.Scan(&id.SerialNo, &id.MchID, &kind, &cert, &pub, &sealed, &notBefore, &notAf); err != nil {
 			return nil, err
 		}
-		keyPEM, err := db.sealer.Open(purpose("platform_identity", id.SerialNo, "key"), sealed)
-		if err != nil {
-			return nil, fmt.Errorf("platform identity %s: %w", id.SerialNo, err)
-		}
-		if id.Key, err = pki.ParseRSAKeyPEM(keyPEM); err != nil {
+		if id.Key, err = db.platformKey(id.SerialNo, sealed); err != nil {
 			return nil, err
 		}
 		id.Kind, id.CertPEM, id.PublicKeyPEM = tenant.IdentityKind(kind), []byte(cert), []byte(pub)
@@ -247,6 +245,30 @@ func (db *DB) PlatformIdentities(ctx context.Context, mchID string) ([]tenant.Pl
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+type parsedKey struct {
+	sealed []byte
+	key    *rsa.PrivateKey
+}
+
+// platformKey opens and parses a platform identity's sealed key, once for as long as
+// the row holds the same sealed bytes (an identity's key never changes; a new key is a
+// new serial number). The key was in memory for every signature before; it now stays.
+func (db *DB) platformKey(serial string, sealed []byte) (*rsa.PrivateKey, error) {
+	if v, ok := db.platformKeys.Load(serial); ok && bytes.Equal(v.(parsedKey).sealed, sealed) {
+		return v.(parsedKey).key, nil
+	}
+	keyPEM, err := db.sealer.Open(purpose("platform_identity", serial, "key"), sealed)
+	if err != nil {
+		return nil, fmt.Errorf("platform identity %s: %w", serial, err)
+	}
+	key, err := pki.ParseRSAKeyPEM(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	db.platformKeys.Store(serial, parsedKey{sealed: bytes.Clone(sealed), key: key})
+	return key, nil
 }
 
 // AppIDs implements tenant.Store.
