@@ -132,11 +132,25 @@ type DebitStore interface {
 	SetLimits(ctx context.Context, mchID string, perDebit, perDay int64) error
 	SetRisk(ctx context.Context, orgID, hours string, devices []string) error
 	DebitByOrder(ctx context.Context, owner, outTradeNo string) (Debit, bool, error)
+	// DebitContext reads, in one statement, the service provider's settings, webhook
+	// URL and test clock with one of its organisations (OrgFound=false when the
+	// organisation is not the service provider's).
+	DebitContext(ctx context.Context, spMchID, orgID string) (DebitContext, error)
 	// DebitState reads, in one statement, what a debit of the user needs to decide.
 	DebitState(ctx context.Context, k DebitKey) (DebitState, error)
 	// ApplyDebit writes a debit decided from DebitState and returns after its commit,
 	// or pay.ErrNotApplied with nothing written.
 	ApplyDebit(ctx context.Context, g GuardedDebit) error
+}
+
+// DebitContext is what a debit reads of its service provider and organisation.
+type DebitContext struct {
+	Settings    Settings
+	NotifyURL   string
+	TestClock   time.Time
+	OnTestClock bool
+	Org         Organisation
+	OrgFound    bool
 }
 
 // DebitKey names what DebitState reads beside the user.
@@ -276,22 +290,17 @@ func (s *Service) Withhold(ctx context.Context, c Caller, r DebitRequest) (Debit
 	if err != nil {
 		return Debit{}, err
 	}
-	o, err := s.FindOrganisation(ctx, c, a.OrgID, "")
+	dc, err := s.debits.DebitContext(ctx, c.MchID, a.OrgID)
 	if err != nil {
 		return Debit{}, err
 	}
-	settings, err := s.debits.Settings(ctx, c.MchID)
-	if err != nil {
-		return Debit{}, err
-	}
-	url, err := s.contracts.NotifyURL(ctx, c.MchID)
-	if err != nil {
-		return Debit{}, err
+	if !dc.OrgFound {
+		return Debit{}, notFound("the organisation")
 	}
 	// The service provider's clock (a test clock moves it) decides the day and hours;
 	// read outside the transaction, as the payment path does.
-	now := s.pay.Now(ctx, c.MchID)
-	in := withholdInput{req: r, claims: cl, auth: a, org: o, settings: settings, notifyURL: url, now: now,
+	now := s.pay.NowWith(dc.TestClock, dc.OnTestClock)
+	in := withholdInput{req: r, claims: cl, auth: a, org: dc.Org, settings: dc.Settings, notifyURL: dc.NotifyURL, now: now,
 		hash: device.HashOfflineCredential(r.AuthCode), digest: r.digest()}
 	if d, ok, err := s.quickWithhold(ctx, in); err != nil || ok {
 		return d, err

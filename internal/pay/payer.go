@@ -221,6 +221,15 @@ func (s *Service) OpenAuthInfo(ctx context.Context, authinfo string) (device.Aut
 // Now is the time for a merchant: its test clock when it is on one.
 func (s *Service) Now(ctx context.Context, mchID string) time.Time { return s.now(ctx, mchID) }
 
+// NowWith is the merchant's clock given its test clock as the caller read it (with
+// other columns of the merchant, in one statement).
+func (s *Service) NowWith(testClock time.Time, onTestClock bool) time.Time {
+	if onTestClock {
+		return testClock
+	}
+	return s.clock.Now()
+}
+
 // MintPayCode issues an 18-digit payment code for payerID, as a wallet app shows one.
 func (s *Service) MintPayCode(ctx context.Context, payerID string) (string, error) {
 	now := s.clock.Now()

@@ -24,18 +24,34 @@ func (db *DB) CreateOrganisation(ctx context.Context, o k12.Organisation) error 
 
 const orgCols = `organization_id, name, sp_mch_id, sub_mch_id, created_at, risk_hours, risk_devices`
 
-func scanOrg(row *sql.Row) (k12.Organisation, bool, error) {
-	var o k12.Organisation
-	var at int64
-	var devices string
-	err := row.Scan(&o.ID, &o.Name, &o.SPMchID, &o.SubMchID, &at, &o.RiskHours, &devices)
+// orgRow holds the orgCols of one row, every one nullable, so that a LEFT JOIN that
+// found no organisation scans too.
+type orgRow struct {
+	id, name, sp, sub, hours, devices sql.NullString
+	created                           sql.NullInt64
+}
+
+func (r *orgRow) dest() []any {
+	return []any{&r.id, &r.name, &r.sp, &r.sub, &r.created, &r.hours, &r.devices}
+}
+
+// org is the row's organisation; found=false when the join found none.
+func (r *orgRow) org() (o k12.Organisation, found bool) {
+	o = k12.Organisation{ID: r.id.String, Name: r.name.String, SPMchID: r.sp.String, SubMchID: r.sub.String,
+		CreatedAt: fromMicros(r.created.Int64), RiskHours: r.hours.String}
+	if r.devices.String != "" {
+		o.RiskDevices = strings.Split(r.devices.String, ",")
+	}
+	return o, r.id.Valid
+}
+
+func scanOrg(row scanner) (k12.Organisation, bool, error) {
+	var r orgRow
+	err := row.Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return o, false, nil
+		return k12.Organisation{}, false, nil
 	}
-	if devices != "" {
-		o.RiskDevices = strings.Split(devices, ",")
-	}
-	o.CreatedAt = fromMicros(at)
+	o, _ := r.org()
 	return o, err == nil, err
 }
 

@@ -117,6 +117,35 @@ func (t *Tx) InsertDebit(ctx context.Context, d k12.DebitRecord) error {
 	return err
 }
 
+// sqlDebitContext reads a service provider's K12 settings, webhook URL and test clock,
+// and one of its organisations.
+var sqlDebitContext = `SELECT m.production, m.advance_funding, m.k12_payment_limit, m.k12_daily_limit, m.notify_url, m.test_clock, ` +
+	prefixed("o.", orgCols) + ` FROM merchants m
+	LEFT JOIN k12_organizations o ON o.organization_id = ? AND o.sp_mch_id = m.mch_id
+	WHERE m.mch_id = ?`
+
+// DebitContext implements k12.DebitStore.
+func (db *DB) DebitContext(ctx context.Context, spMchID, orgID string) (k12.DebitContext, error) {
+	var (
+		dc        k12.DebitContext
+		prod, adv int64
+		clock     sql.NullInt64
+		org       orgRow
+	)
+	dest := append([]any{&prod, &adv, &dc.Settings.PaymentLimit, &dc.Settings.DailyLimit, &dc.NotifyURL, &clock}, org.dest()...)
+	err := db.queryRow(ctx, sqlDebitContext, orgID, spMchID).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return dc, errcode.E(errcode.NotFound, "merchant %s does not exist", spMchID)
+	}
+	if err != nil {
+		return dc, err
+	}
+	dc.Settings.Production, dc.Settings.AdvanceFunding = prod == 1, adv == 1
+	dc.TestClock, dc.OnTestClock = fromMicros(clock.Int64), clock.Valid
+	dc.Org, dc.OrgFound = org.org()
+	return dc, nil
+}
+
 // sqlDebitState reads a user, its contract and, as of the same snapshot, what its
 // counted debits took on a day, whether a counted debit used a credential and whether
 // an out_trade_no names a debit.

@@ -42,6 +42,42 @@ func testGuardedDebit(t *testing.T, b Backend) {
 		PayerID: "P1", Mode: k12.LimitNone, State: k12.Contracted, SignedAt: t0}, u, nil); err != nil {
 		t.Fatal(err)
 	}
+	// The debit's context: the service provider's settings, webhook URL, test clock and
+	// its organisation; another's organisation is not found.
+	other := Must(tenants.Create(ctx, tenant.NewMerchant{Name: "Other SP"})).MchID
+	if err := b.DB.CreateOrganisation(ctx, k12.Organisation{ID: "ORG2", Name: "Elsewhere", SPMchID: other, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if dc := Must(b.DB.DebitContext(ctx, m, "ORG1")); !dc.OrgFound || dc.Org.SPMchID != m || dc.Org.Name != "No. 1 Primary" ||
+		dc.OnTestClock || dc.NotifyURL != "" || dc.Settings.AdvanceFunding || dc.Settings.DailyLimit != 0 {
+		t.Fatalf("debit context: %+v", dc)
+	}
+	if err := b.DB.SetAdvanceFunding(ctx, m, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DB.SetLimits(ctx, m, 800, 2000); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DB.SetNotifyURL(ctx, m, "https://sp.example/notify"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DB.SetRisk(ctx, "ORG1", "06:00-20:00", []string{"K1", "K2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DB.SetTestClock(ctx, m, t0); err != nil {
+		t.Fatal(err)
+	}
+	dc := Must(b.DB.DebitContext(ctx, m, "ORG1"))
+	if !dc.Settings.AdvanceFunding || dc.Settings.PaymentLimit != 800 || dc.Settings.DailyLimit != 2000 || dc.NotifyURL != "https://sp.example/notify" ||
+		!dc.OnTestClock || !dc.TestClock.Equal(t0) || dc.Org.RiskHours != "06:00-20:00" || len(dc.Org.RiskDevices) != 2 {
+		t.Fatalf("debit context after changes: %+v", dc)
+	}
+	if dc := Must(b.DB.DebitContext(ctx, m, "ORG2")); dc.OrgFound {
+		t.Fatalf("another service provider's organisation was found: %+v", dc.Org)
+	}
+	if _, err := b.DB.DebitContext(ctx, "1999999999", "ORG1"); err == nil {
+		t.Fatal("an unknown service provider's debit context read")
+	}
 	const day = "20261123"
 	state := func(cred, no string) k12.DebitState {
 		return Must(b.DB.DebitState(ctx, k12.DebitKey{UserID: "U1", Day: day, CredentialHash: cred, Owner: m, OutTradeNo: no}))
