@@ -132,12 +132,10 @@ type DebitStore interface {
 	SetLimits(ctx context.Context, mchID string, perDebit, perDay int64) error
 	SetRisk(ctx context.Context, orgID, hours string, devices []string) error
 	DebitByOrder(ctx context.Context, owner, outTradeNo string) (Debit, bool, error)
-	// DebitContext reads, in one statement, the service provider's settings, webhook
-	// URL and test clock with one of its organisations (OrgFound=false when the
-	// organisation is not the service provider's).
-	DebitContext(ctx context.Context, spMchID, orgID string) (DebitContext, error)
-	// DebitState reads, in one statement, what a debit of the user needs to decide.
-	DebitState(ctx context.Context, k DebitKey) (DebitState, error)
+	// DebitRead reads, in one statement, the service provider's settings, webhook URL
+	// and test clock, one of its organisations (OrgFound=false when it is not the
+	// service provider's) and the state of the user k names.
+	DebitRead(ctx context.Context, spMchID, orgID string, k DebitKey) (DebitContext, DebitState, error)
 	// ApplyDebit writes a debit decided from DebitState and returns after its commit,
 	// or pay.ErrNotApplied with nothing written.
 	ApplyDebit(ctx context.Context, g GuardedDebit) error
@@ -153,7 +151,8 @@ type DebitContext struct {
 	OrgFound    bool
 }
 
-// DebitKey names what DebitState reads beside the user.
+// DebitKey names the user DebitRead reads and what it reads beside: the spending of
+// Day, the credential's use, the out_trade_no's.
 type DebitKey struct {
 	UserID, Day       string
 	CredentialHash    string
@@ -168,6 +167,7 @@ type DebitState struct {
 	Seq            int64 // moves on with every transaction that locks the user
 	Contract       Contract
 	ContractFound  bool
+	Day            string
 	Spent          int64 // counted on Day
 	CredentialUsed bool  // a counted debit used the credential
 	OrderTaken     bool  // the owner's out_trade_no names a debit already
@@ -290,7 +290,11 @@ func (s *Service) Withhold(ctx context.Context, c Caller, r DebitRequest) (Debit
 	if err != nil {
 		return Debit{}, err
 	}
-	dc, err := s.debits.DebitContext(ctx, c.MchID, a.OrgID)
+	// The platform's day; a test clock on another day makes this read's spending the
+	// wrong day's, and the debit takes the interactive path.
+	hash := device.HashOfflineCredential(r.AuthCode)
+	key := DebitKey{UserID: cl.UserID, Day: s.clock.Now().In(beijing).Format("20060102"), CredentialHash: hash, Owner: a.SubMchID, OutTradeNo: r.OutTradeNo}
+	dc, st, err := s.debits.DebitRead(ctx, c.MchID, a.OrgID, key)
 	if err != nil {
 		return Debit{}, err
 	}
@@ -301,8 +305,8 @@ func (s *Service) Withhold(ctx context.Context, c Caller, r DebitRequest) (Debit
 	// read outside the transaction, as the payment path does.
 	now := s.pay.NowWith(dc.TestClock, dc.OnTestClock)
 	in := withholdInput{req: r, claims: cl, auth: a, org: dc.Org, settings: dc.Settings, notifyURL: dc.NotifyURL, now: now,
-		hash: device.HashOfflineCredential(r.AuthCode), digest: r.digest()}
-	if d, ok, err := s.quickWithhold(ctx, in); err != nil || ok {
+		hash: hash, digest: r.digest()}
+	if d, ok, err := s.quickWithhold(ctx, in, st); err != nil || ok {
 		return d, err
 	}
 	var d Debit
@@ -323,18 +327,13 @@ func (s *Service) Withhold(ctx context.Context, c Caller, r DebitRequest) (Debit
 // ok=false when it is not the common case or a guard did not hold: nothing was
 // written, and the interactive path decides from the start. A user the credential
 // names who is not the school's is refused here as there.
-func (s *Service) quickWithhold(ctx context.Context, in withholdInput) (Debit, bool, error) {
-	r, owner := in.req, in.auth.SubMchID
+func (s *Service) quickWithhold(ctx context.Context, in withholdInput, st DebitState) (Debit, bool, error) {
 	day := in.now.In(beijing).Format("20060102")
-	st, err := s.debits.DebitState(ctx, DebitKey{UserID: in.claims.UserID, Day: day, CredentialHash: in.hash, Owner: owner, OutTradeNo: r.OutTradeNo})
-	if err != nil {
-		return Debit{}, false, err
-	}
 	u, ct := st.User, st.Contract
 	switch {
 	case !st.Found || u.OrgID != in.org.ID:
 		return Debit{}, false, notFound("the credential's user")
-	case st.OrderTaken, st.CredentialUsed, !st.ContractFound, u.ContractID == "", designated(ct):
+	case st.Day != day, st.OrderTaken, st.CredentialUsed, !st.ContractFound, u.ContractID == "", designated(ct):
 		return Debit{}, false, nil
 	}
 	rec := in.record(u, day)

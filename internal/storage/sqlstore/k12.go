@@ -86,23 +86,27 @@ func (db *DB) EnsureUser(ctx context.Context, u k12.User) (out k12.User, err err
 const userCols = `user_id, organization_id, out_user_id, name_sealed, phone_sealed, user_type, class_name, occupation, status,
 	disabled_by, contract_state, contract_id, face_image_ok, created_at, updated_at`
 
-// userRow holds the userCols of one row.
+// userRow holds the userCols of one row, every one nullable, so that a LEFT JOIN that
+// found no user scans too.
 type userRow struct {
-	u            k12.User
-	name, phone  []byte
-	faceOK       int64
-	created, upd int64
+	id, org, outID, userType, class, occupation, status, disabledBy, contractState, contractID sql.NullString
+	name, phone                                                                                []byte
+	faceOK, created, upd                                                                       sql.NullInt64
 }
 
 func (r *userRow) dest() []any {
-	u := &r.u
-	return []any{&u.UserID, &u.OrgID, &u.OutUserID, &r.name, &r.phone, &u.UserType, &u.ClassName, &u.Occupation, &u.Status,
-		&u.DisabledBy, &u.ContractState, &u.ContractID, &r.faceOK, &r.created, &r.upd}
+	return []any{&r.id, &r.org, &r.outID, &r.name, &r.phone, &r.userType, &r.class, &r.occupation, &r.status,
+		&r.disabledBy, &r.contractState, &r.contractID, &r.faceOK, &r.created, &r.upd}
 }
 
-// user opens the row's sealed fields.
-func (db *DB) user(r *userRow) (k12.User, error) {
-	u := r.u
+// user opens the row's sealed fields; found=false when the join found no user.
+func (db *DB) user(r *userRow) (u k12.User, found bool, err error) {
+	if !r.id.Valid {
+		return u, false, nil
+	}
+	u = k12.User{UserID: r.id.String, OrgID: r.org.String, OutUserID: r.outID.String, UserType: r.userType.String, ClassName: r.class.String,
+		Occupation: r.occupation.String, Status: r.status.String, DisabledBy: r.disabledBy.String, ContractState: r.contractState.String,
+		ContractID: r.contractID.String, FaceImageOK: r.faceOK.Int64 == 1, CreatedAt: fromMicros(r.created.Int64), UpdatedAt: fromMicros(r.upd.Int64)}
 	for _, f := range []struct {
 		sealed []byte
 		field  string
@@ -113,25 +117,23 @@ func (db *DB) user(r *userRow) (k12.User, error) {
 		}
 		pt, err := db.sealer.Open(purpose("k12user", u.UserID, f.field), f.sealed)
 		if err != nil {
-			return u, errcode.Wrap(errcode.Internal, err, "k12 user %s: %s does not open", u.UserID, f.field)
+			return u, false, errcode.Wrap(errcode.Internal, err, "k12 user %s: %s does not open", u.UserID, f.field)
 		}
 		*f.dst = string(pt)
 	}
-	u.FaceImageOK, u.CreatedAt, u.UpdatedAt = r.faceOK == 1, fromMicros(r.created), fromMicros(r.upd)
-	return u, nil
+	return u, true, nil
 }
 
 func (db *DB) scanUser(row scanner) (k12.User, bool, error) {
 	var r userRow
 	err := row.Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return r.u, false, nil
+		return k12.User{}, false, nil
 	}
 	if err != nil {
-		return r.u, false, err
+		return k12.User{}, false, err
 	}
-	u, err := db.user(&r)
-	return u, err == nil, err
+	return db.user(&r)
 }
 
 // User implements k12.Store.

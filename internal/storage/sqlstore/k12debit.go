@@ -117,69 +117,51 @@ func (t *Tx) InsertDebit(ctx context.Context, d k12.DebitRecord) error {
 	return err
 }
 
-// sqlDebitContext reads a service provider's K12 settings, webhook URL and test clock,
-// and one of its organisations.
-var sqlDebitContext = `SELECT m.production, m.advance_funding, m.k12_payment_limit, m.k12_daily_limit, m.notify_url, m.test_clock, ` +
-	prefixed("o.", orgCols) + ` FROM merchants m
+// sqlDebitRead reads, in one statement and so one snapshot, a service provider's K12
+// settings, webhook URL and test clock; one of its organisations; a user, its contract
+// and what its counted debits took on a day; whether a counted debit used a credential
+// and whether an out_trade_no names a debit.
+var sqlDebitRead = `SELECT m.production, m.advance_funding, m.k12_payment_limit, m.k12_daily_limit, m.notify_url, m.test_clock, ` +
+	prefixed("o.", orgCols) + `, ` + prefixed("u.", userCols) + `, COALESCE(u.debit_seq, 0), ` + prefixed("c.", contractCols) + `,
+	(SELECT COALESCE(SUM(total_fee), 0) FROM k12_debits WHERE user_id = u.user_id AND day = ? AND counted = 1),
+	CASE WHEN EXISTS (SELECT 1 FROM k12_debits WHERE credential_hash = ? AND counted = 1) THEN 1 ELSE 0 END,
+	CASE WHEN EXISTS (SELECT 1 FROM k12_debits WHERE owner_mch_id = ? AND out_trade_no = ?) THEN 1 ELSE 0 END
+	FROM merchants m
 	LEFT JOIN k12_organizations o ON o.organization_id = ? AND o.sp_mch_id = m.mch_id
+	LEFT JOIN k12_users u ON u.user_id = ?
+	LEFT JOIN k12_contracts c ON c.contract_id = u.contract_id
 	WHERE m.mch_id = ?`
 
-// DebitContext implements k12.DebitStore.
-func (db *DB) DebitContext(ctx context.Context, spMchID, orgID string) (k12.DebitContext, error) {
+// DebitRead implements k12.DebitStore.
+func (db *DB) DebitRead(ctx context.Context, spMchID, orgID string, k k12.DebitKey) (dc k12.DebitContext, st k12.DebitState, err error) {
 	var (
-		dc        k12.DebitContext
-		prod, adv int64
-		clock     sql.NullInt64
-		org       orgRow
+		prod, adv, credUsed, otn int64
+		clock                    sql.NullInt64
+		org                      orgRow
+		u                        userRow
+		c                        contractRow
 	)
 	dest := append([]any{&prod, &adv, &dc.Settings.PaymentLimit, &dc.Settings.DailyLimit, &dc.NotifyURL, &clock}, org.dest()...)
-	err := db.queryRow(ctx, sqlDebitContext, orgID, spMchID).Scan(dest...)
+	dest = append(append(append(dest, u.dest()...), &st.Seq), c.dest()...)
+	dest = append(dest, &st.Spent, &credUsed, &otn)
+	err = db.queryRow(ctx, sqlDebitRead, k.Day, k.CredentialHash, k.Owner, k.OutTradeNo, orgID, k.UserID, spMchID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return dc, errcode.E(errcode.NotFound, "merchant %s does not exist", spMchID)
+		return dc, st, errcode.E(errcode.NotFound, "merchant %s does not exist", spMchID)
 	}
 	if err != nil {
-		return dc, err
+		return dc, st, err
 	}
 	dc.Settings.Production, dc.Settings.AdvanceFunding = prod == 1, adv == 1
 	dc.TestClock, dc.OnTestClock = fromMicros(clock.Int64), clock.Valid
 	dc.Org, dc.OrgFound = org.org()
-	return dc, nil
-}
-
-// sqlDebitState reads a user, its contract and, as of the same snapshot, what its
-// counted debits took on a day, whether a counted debit used a credential and whether
-// an out_trade_no names a debit.
-var sqlDebitState = `SELECT ` + prefixed("u.", userCols) + `, u.debit_seq, ` + prefixed("c.", contractCols) + `,
-	(SELECT COALESCE(SUM(total_fee), 0) FROM k12_debits WHERE user_id = u.user_id AND day = ? AND counted = 1),
-	CASE WHEN EXISTS (SELECT 1 FROM k12_debits WHERE credential_hash = ? AND counted = 1) THEN 1 ELSE 0 END,
-	CASE WHEN EXISTS (SELECT 1 FROM k12_debits WHERE owner_mch_id = ? AND out_trade_no = ?) THEN 1 ELSE 0 END
-	FROM k12_users u LEFT JOIN k12_contracts c ON c.contract_id = u.contract_id
-	WHERE u.user_id = ?`
-
-// DebitState implements k12.DebitStore.
-func (db *DB) DebitState(ctx context.Context, k k12.DebitKey) (st k12.DebitState, err error) {
-	var (
-		u             userRow
-		c             contractRow
-		credUsed, otn int64
-	)
-	dest := append(append(u.dest(), &st.Seq), c.dest()...)
-	dest = append(dest, &st.Spent, &credUsed, &otn)
-	err = db.queryRow(ctx, sqlDebitState, k.Day, k.CredentialHash, k.Owner, k.OutTradeNo, k.UserID).Scan(dest...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	if st.User, err = db.user(&u); err != nil {
-		return st, err
+	if st.User, st.Found, err = db.user(&u); err != nil {
+		return dc, st, err
 	}
 	if st.Contract, st.ContractFound, err = db.contract(&c); err != nil {
-		return st, err
+		return dc, st, err
 	}
-	st.Found, st.CredentialUsed, st.OrderTaken = true, credUsed == 1, otn == 1
-	return st, nil
+	st.Day, st.CredentialUsed, st.OrderTaken = k.Day, credUsed == 1, otn == 1
+	return dc, st, nil
 }
 
 // sqlAdvanceUser is the guard of a debit decided outside a transaction: the user's

@@ -44,11 +44,15 @@ func testGuardedDebit(t *testing.T, b Backend) {
 	}
 	// The debit's context: the service provider's settings, webhook URL, test clock and
 	// its organisation; another's organisation is not found.
+	debitContext := func(mch, org string) (k12.DebitContext, error) {
+		dc, _, err := b.DB.DebitRead(ctx, mch, org, k12.DebitKey{UserID: "U1", Day: "20261123"})
+		return dc, err
+	}
 	other := Must(tenants.Create(ctx, tenant.NewMerchant{Name: "Other SP"})).MchID
 	if err := b.DB.CreateOrganisation(ctx, k12.Organisation{ID: "ORG2", Name: "Elsewhere", SPMchID: other, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if dc := Must(b.DB.DebitContext(ctx, m, "ORG1")); !dc.OrgFound || dc.Org.SPMchID != m || dc.Org.Name != "No. 1 Primary" ||
+	if dc := Must(debitContext(m, "ORG1")); !dc.OrgFound || dc.Org.SPMchID != m || dc.Org.Name != "No. 1 Primary" ||
 		dc.OnTestClock || dc.NotifyURL != "" || dc.Settings.AdvanceFunding || dc.Settings.DailyLimit != 0 {
 		t.Fatalf("debit context: %+v", dc)
 	}
@@ -67,21 +71,27 @@ func testGuardedDebit(t *testing.T, b Backend) {
 	if err := b.DB.SetTestClock(ctx, m, t0); err != nil {
 		t.Fatal(err)
 	}
-	dc := Must(b.DB.DebitContext(ctx, m, "ORG1"))
+	dc := Must(debitContext(m, "ORG1"))
 	if !dc.Settings.AdvanceFunding || dc.Settings.PaymentLimit != 800 || dc.Settings.DailyLimit != 2000 || dc.NotifyURL != "https://sp.example/notify" ||
 		!dc.OnTestClock || !dc.TestClock.Equal(t0) || dc.Org.RiskHours != "06:00-20:00" || len(dc.Org.RiskDevices) != 2 {
 		t.Fatalf("debit context after changes: %+v", dc)
 	}
-	if dc := Must(b.DB.DebitContext(ctx, m, "ORG2")); dc.OrgFound {
+	if dc := Must(debitContext(m, "ORG2")); dc.OrgFound {
 		t.Fatalf("another service provider's organisation was found: %+v", dc.Org)
 	}
-	if _, err := b.DB.DebitContext(ctx, "1999999999", "ORG1"); err == nil {
+	if _, err := debitContext("1999999999", "ORG1"); err == nil {
 		t.Fatal("an unknown service provider's debit context read")
 	}
 	const day = "20261123"
-	state := func(cred, no string) k12.DebitState {
-		return Must(b.DB.DebitState(ctx, k12.DebitKey{UserID: "U1", Day: day, CredentialHash: cred, Owner: m, OutTradeNo: no}))
+	read := func(user, day, cred, no string) k12.DebitState {
+		t.Helper()
+		dc, st, err := b.DB.DebitRead(ctx, m, "ORG1", k12.DebitKey{UserID: user, Day: day, CredentialHash: cred, Owner: m, OutTradeNo: no})
+		if err != nil || !dc.OrgFound || st.Day != day {
+			t.Fatalf("debit read: %v (organisation found %v, day %q)", err, dc.OrgFound, st.Day)
+		}
+		return st
 	}
+	state := func(cred, no string) k12.DebitState { t.Helper(); return read("U1", day, cred, no) }
 	debit := func(seq int64, no, cred string, fee int64) k12.GuardedDebit {
 		o := pay.Order{OwnerMchID: m, OutTradeNo: no, TransactionID: "T-" + no, MchID: m, SubMchID: m, AppID: "wxA", API: pay.APIWithhold,
 			TradeType: "AUTH", PayerID: "P1", OpenID: "o1", TotalFee: fee, FeeType: "CNY", CredentialHash: cred, RequestDigest: "d-" + no,
@@ -108,7 +118,7 @@ func testGuardedDebit(t *testing.T, b Backend) {
 		st.Contract.State != k12.Contracted || st.Spent != 0 || st.CredentialUsed || st.OrderTaken {
 		t.Fatalf("state of a contracted user: %+v", st)
 	}
-	if st := Must(b.DB.DebitState(ctx, k12.DebitKey{UserID: "U9", Day: day})); st.Found {
+	if st := read("U9", day, "", ""); st.Found || st.ContractFound {
 		t.Fatalf("state of an unknown user: %+v", st)
 	}
 	seq := st.Seq
@@ -119,7 +129,7 @@ func testGuardedDebit(t *testing.T, b Backend) {
 	if st.Seq != seq+1 || st.Spent != 10 || !st.CredentialUsed || !st.OrderTaken || !written("D1") {
 		t.Fatalf("after a debit of 10: seq %d (was %d), spent %d, credential used %v, order taken %v", st.Seq, seq, st.Spent, st.CredentialUsed, st.OrderTaken)
 	}
-	if other := Must(b.DB.DebitState(ctx, k12.DebitKey{UserID: "U1", Day: "20261124"})); other.Spent != 0 {
+	if other := read("U1", "20261124", "", ""); other.Spent != 0 {
 		t.Fatalf("another day's spending reads %d", other.Spent)
 	}
 	if w, s := balance(t, l, "wallet:P1"), balance(t, l, "settlement:"+m); w.Balance != 40 || s.Balance != 10 {
