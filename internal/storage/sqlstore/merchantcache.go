@@ -3,26 +3,27 @@ package sqlstore
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/openfacepay/openfacepay/internal/tenant"
 )
 
-// merchantCache keeps merchants (with their keys and appids) as read, on PostgreSQL,
-// where every signed request would otherwise spend a round trip resolving its caller.
-// Every write that changes what it holds (an appid bound, the platform mode) sends a
-// NOTIFY in its own transaction; each process LISTENs and drops the merchant when the
-// change commits, and the writing process drops it at once. Until its listener is
-// connected, and whenever that connection breaks, the cache is emptied and not used,
-// so a missed notification cannot leave a stale merchant behind. A read racing a
-// change does not store what it read (gen). An appid missing from a cached merchant is
-// read again before a request is refused (tenant's checkApp), so a binding made in
-// another process works at once; other changes reach other processes when the
-// notification does, well under a millisecond on one host.
+// merchantCache keeps merchants (with their keys and appids), their certificates and
+// their platform identities as read, on PostgreSQL, where every signed request would
+// otherwise spend round trips resolving its caller. Every write that changes what it
+// holds (an appid bound, the platform mode; certificates and identities are written
+// only with their merchant, and any later change of them must go through
+// changeMerchant) sends a NOTIFY in its own transaction; each process LISTENs and
+// drops what belongs to the merchant when the change commits, and the writing process
+// drops it at once. Until its listener is connected, and whenever that connection
+// breaks, the cache is emptied and not used, so a missed notification cannot leave a
+// stale entry behind. A read racing a change does not store what it read (gen). An
+// appid missing from a cached merchant is read again before a request is refused
+// (tenant's checkApp), so a binding made in another process works at once; other
+// changes reach other processes when the notification does, well under a
+// millisecond on one host. Only what exists is cached: an unknown serial is read
+// every time.
 //
 // SQLite has no cache: its read is a local call, not a round trip.
 type merchantCache struct {
@@ -32,7 +33,7 @@ type merchantCache struct {
 	mu    sync.Mutex
 	gen   uint64
 	live  bool // the listener is connected and listening
-	items map[string]tenant.Merchant
+	items map[cacheKey]cached
 
 	start   sync.Once
 	started bool // set inside start
@@ -40,47 +41,83 @@ type merchantCache struct {
 	done    chan struct{}
 }
 
+// cacheKey names an entry: a merchant, its platform identities (both by mch_id) or a
+// certificate (by serial_no).
+type cacheKey struct{ kind, id string }
+
+const (
+	keyMerchant   = "merchant"
+	keyIdentities = "identities"
+	keyCert       = "cert"
+)
+
+// cached is an entry and the merchant it belongs to, whose notification drops it.
+type cached struct {
+	mchID string
+	value any
+}
+
 // merchantChannel is the NOTIFY channel; the payload is a mch_id.
 const merchantChannel = "openfacepay_merchant"
 
 func newMerchantCache(url string, log *slog.Logger) *merchantCache {
-	return &merchantCache{url: url, log: log, items: map[string]tenant.Merchant{}, quit: make(chan struct{}), done: make(chan struct{})}
+	return &merchantCache{url: url, log: log, items: map[cacheKey]cached{}, quit: make(chan struct{}), done: make(chan struct{})}
 }
 
-// get returns a cached merchant, or ok=false with the generation a read must quote
-// to store what it reads.
-func (c *merchantCache) get(mchID string) (m tenant.Merchant, gen uint64, ok bool) {
+// get returns a cached value, or ok=false with the generation a read must quote to
+// store what it reads.
+func (c *merchantCache) get(k cacheKey) (v any, gen uint64, ok bool) {
 	c.start.Do(func() { // at the first use, not Open: most stores never resolve callers
 		c.started = true
 		go c.listen()
 	})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if m, ok = c.items[mchID]; ok {
-		m.AppIDs = slices.Clone(m.AppIDs)
-	}
-	return m, c.gen, ok
+	e, ok := c.items[k]
+	return e.value, c.gen, ok
 }
 
-// put stores m unless the cache changed since gen was read or is not live.
-func (c *merchantCache) put(gen uint64, m tenant.Merchant) {
+// put stores v, which belongs to mchID, unless the cache changed since gen was read or
+// is not live.
+func (c *merchantCache) put(gen uint64, k cacheKey, mchID string, v any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.live && c.gen == gen {
-		m.AppIDs = slices.Clone(m.AppIDs)
-		c.items[m.MchID] = m
+		c.items[k] = cached{mchID: mchID, value: v}
 	}
 }
 
-// drop forgets one merchant.
+// through returns what the cache holds under k, or what read reads (stored when the
+// cache did not change meanwhile). Values are shared: clone gives each caller its own
+// copy of what a caller could change.
+func through[V any](c *merchantCache, k cacheKey, read func() (V, error), owner func(V) string, clone func(V) V) (V, error) {
+	if c == nil {
+		return read()
+	}
+	v, gen, ok := c.get(k)
+	if ok {
+		return clone(v.(V)), nil
+	}
+	fresh, err := read()
+	if err == nil {
+		c.put(gen, k, owner(fresh), clone(fresh))
+	}
+	return fresh, err
+}
+
+// drop forgets everything of one merchant.
 func (c *merchantCache) drop(mchID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	delete(c.items, mchID)
+	for k, e := range c.items {
+		if e.mchID == mchID {
+			delete(c.items, k)
+		}
+	}
 }
 
-// reset forgets every merchant and says whether notifications are heard.
+// reset forgets everything and says whether notifications are heard.
 func (c *merchantCache) reset(live bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

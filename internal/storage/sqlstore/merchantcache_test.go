@@ -30,15 +30,29 @@ func TestMerchantCacheHearsOtherProcesses(t *testing.T) {
 			}
 		}
 	}
-	// The listener connects at the first read; until then nothing is cached.
-	eventually("the merchant is cached", func() bool {
+	// The listener connects at the first read; until then nothing is cached. A signed
+	// v3 request's certificate and the platform identities that sign its answer are
+	// cached with the merchant, and read back as the database holds them.
+	eventually("the merchant, its certificate and its platform identities are cached", func() bool {
 		storagetest.Must(b.DB.Merchant(ctx, cr.MchID))
-		return b.DB.MerchantCached(cr.MchID)
+		storagetest.Must(b.DB.MerchantCert(ctx, cr.MerchantSerialNo))
+		storagetest.Must(b.DB.PlatformIdentities(ctx, cr.MchID))
+		return b.DB.MerchantCached(cr.MchID) && b.DB.CertCached(cr.MerchantSerialNo) && b.DB.IdentitiesCached(cr.MchID)
 	})
+	cert, ids := storagetest.Must(b.DB.MerchantCert(ctx, cr.MerchantSerialNo)), storagetest.Must(b.DB.PlatformIdentities(ctx, cr.MchID))
+	want := storagetest.Must(other.PlatformIdentities(ctx, cr.MchID))
+	if cert.MchID != cr.MchID || cert.Cert == nil || len(ids) != len(want) || len(ids) == 0 || ids[0].SerialNo != want[0].SerialNo || !ids[0].Key.Equal(want[0].Key) {
+		t.Fatalf("cached certificate of %s / identities %+v, database holds %+v", cert.MchID, ids, want)
+	}
+	if _, err := b.DB.MerchantCert(ctx, "NOSUCHSERIAL"); err == nil || b.DB.CertCached("NOSUCHSERIAL") {
+		t.Fatal("an unknown certificate serial was found or cached")
+	}
 	if err := other.BindAppID(ctx, "wxOTHERPROCESS", cr.MchID); err != nil {
 		t.Fatal(err)
 	}
-	eventually("the other process's appid binding dropped the cached merchant", func() bool { return !b.DB.MerchantCached(cr.MchID) })
+	eventually("the other process's appid binding dropped everything cached of the merchant", func() bool {
+		return !b.DB.MerchantCached(cr.MchID) && !b.DB.CertCached(cr.MerchantSerialNo) && !b.DB.IdentitiesCached(cr.MchID)
+	})
 	if m := storagetest.Must(b.DB.Merchant(ctx, cr.MchID)); !slices.Contains(m.AppIDs, "wxOTHERPROCESS") {
 		t.Fatalf("appids after the other process bound one: %v", m.AppIDs)
 	}

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/pki"
@@ -102,18 +103,9 @@ func (db *DB) CreateMerchant(ctx context.Context, m tenant.Merchant, certs []ten
 // Merchant implements tenant.Store: the merchant with its bound appids, in one
 // statement (one row per appid), since every signed request resolves both.
 func (db *DB) Merchant(ctx context.Context, mchID string) (tenant.Merchant, error) {
-	if db.merchants == nil {
-		return db.readMerchant(ctx, mchID)
-	}
-	m, gen, ok := db.merchants.get(mchID)
-	if ok {
-		return m, nil
-	}
-	m, err := db.readMerchant(ctx, mchID)
-	if err == nil {
-		db.merchants.put(gen, m)
-	}
-	return m, err
+	return through(db.merchants, cacheKey{keyMerchant, mchID}, func() (tenant.Merchant, error) { return db.readMerchant(ctx, mchID) },
+		func(m tenant.Merchant) string { return m.MchID },
+		func(m tenant.Merchant) tenant.Merchant { m.AppIDs = slices.Clone(m.AppIDs); return m })
 }
 
 func (db *DB) readMerchant(ctx context.Context, mchID string) (tenant.Merchant, error) {
@@ -203,6 +195,12 @@ func (db *DB) scanMerchant(s scanner) (tenant.Merchant, error) {
 
 // MerchantCert implements tenant.Store. Revoked certificates do not exist for callers.
 func (db *DB) MerchantCert(ctx context.Context, serialNo string) (tenant.MerchantCert, error) {
+	return through(db.merchants, cacheKey{keyCert, serialNo}, func() (tenant.MerchantCert, error) { return db.readMerchantCert(ctx, serialNo) },
+		func(c tenant.MerchantCert) string { return c.MchID },
+		func(c tenant.MerchantCert) tenant.MerchantCert { c.CertPEM = slices.Clone(c.CertPEM); return c })
+}
+
+func (db *DB) readMerchantCert(ctx context.Context, serialNo string) (tenant.MerchantCert, error) {
 	var c tenant.MerchantCert
 	var certPEM string
 	err := db.queryRow(ctx, `SELECT serial_no, mch_id, cert_pem FROM merchant_certs WHERE serial_no = ? AND revoked = 0`, serialNo).
@@ -220,6 +218,22 @@ func (db *DB) MerchantCert(ctx context.Context, serialNo string) (tenant.Merchan
 
 // PlatformIdentities implements tenant.Store.
 func (db *DB) PlatformIdentities(ctx context.Context, mchID string) ([]tenant.PlatformIdentity, error) {
+	return through(db.merchants, cacheKey{keyIdentities, mchID},
+		func() ([]tenant.PlatformIdentity, error) { return db.readPlatformIdentities(ctx, mchID) },
+		func([]tenant.PlatformIdentity) string { return mchID }, cloneIdentities)
+}
+
+// cloneIdentities copies what a caller could change; keys and certificates are shared
+// and only read.
+func cloneIdentities(ids []tenant.PlatformIdentity) []tenant.PlatformIdentity {
+	out := slices.Clone(ids)
+	for i := range out {
+		out[i].CertPEM, out[i].PublicKeyPEM = slices.Clone(out[i].CertPEM), slices.Clone(out[i].PublicKeyPEM)
+	}
+	return out
+}
+
+func (db *DB) readPlatformIdentities(ctx context.Context, mchID string) ([]tenant.PlatformIdentity, error) {
 	rows, err := db.query(ctx, `SELECT serial_no, mch_id, kind, COALESCE(cert_pem, ''), COALESCE(public_key_pem, ''), key_sealed, not_before, not_after
 		FROM platform_identities WHERE mch_id = ? ORDER BY not_before, serial_no`, mchID)
 	if err != nil {
