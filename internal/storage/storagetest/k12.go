@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,52 +164,32 @@ func testGuardedDebit(t *testing.T, b Backend) {
 		refused(r.name, r.g)
 	}
 	// A disabled user: the guard reads the status, whoever changed it.
-	if err := b.DB.InDebitTx(ctx, func(tx k12.DebitTx) error {
-		u, _, err := tx.LockUser(ctx, "U1")
-		if err != nil {
-			return err
+	setStatus := func(status string) {
+		t.Helper()
+		if err := b.DB.InDebitTx(ctx, func(tx k12.DebitTx) error {
+			u, _, err := tx.LockUser(ctx, "U1")
+			if err != nil {
+				return err
+			}
+			u.Status = status
+			return tx.SetUserStatus(ctx, u)
+		}); err != nil {
+			t.Fatal(err)
 		}
-		u.Status = k12.StatusDisabled
-		return tx.SetUserStatus(ctx, u)
-	}); err != nil {
-		t.Fatal(err)
 	}
+	setStatus(k12.StatusDisabled)
 	if st = state("", ""); st.Seq != seq+1 || st.User.Status != k12.StatusDisabled {
 		t.Fatalf("locking the user: seq %d (was %d), status %s", st.Seq, seq, st.User.Status)
 	}
 	seq = st.Seq
 	refused("user disabled", debit(seq, "D7", "CR7", 1))
-	if err := b.DB.InDebitTx(ctx, func(tx k12.DebitTx) error {
-		u, _, err := tx.LockUser(ctx, "U1")
-		if err != nil {
-			return err
-		}
-		u.Status = k12.StatusNormal
-		return tx.SetUserStatus(ctx, u)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	setStatus(k12.StatusNormal)
 	seq++
 
 	// Eight debits decided from one state race: one is written, in whichever batch.
-	var (
-		wg      sync.WaitGroup
-		applied atomic.Int32
-	)
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			switch err := b.DB.ApplyDebit(ctx, debit(seq, fmt.Sprintf("R%d", i), fmt.Sprintf("CR-R%d", i), 5)); {
-			case err == nil:
-				applied.Add(1)
-			case !errors.Is(err, pay.ErrNotApplied):
-				t.Errorf("debit %d: %v", i, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if n := applied.Load(); n != 1 {
+	if n := applyRacing(t, 8, func(i int) error {
+		return b.DB.ApplyDebit(ctx, debit(seq, fmt.Sprintf("R%d", i), fmt.Sprintf("CR-R%d", i), 5))
+	}); n != 1 {
 		t.Fatalf("%d of 8 debits decided from one state were written, want 1", n)
 	}
 	if st := state("", ""); st.Seq != seq+1 || st.Spent != 15 {

@@ -201,34 +201,16 @@ func testGuardedPayment(t *testing.T, b Backend) {
 	}
 	// Concurrently: 8 payments of 10 from the 40 left, each with its own code; then 4
 	// payments racing for one code. The writes of one batch see each other.
-	race := func(n int, p func(i int) pay.Payment) int {
-		var (
-			wg      sync.WaitGroup
-			applied atomic.Int32
-		)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				switch err := b.DB.ApplyPayment(ctx, p(i)); {
-				case err == nil:
-					applied.Add(1)
-				case !errors.Is(err, pay.ErrNotApplied):
-					t.Errorf("payment %d: %v", i, err)
-				}
-			}()
-		}
-		wg.Wait()
-		return int(applied.Load())
-	}
-	if n := race(8, func(i int) pay.Payment { return payment(fmt.Sprintf("R%d", i), fmt.Sprintf("C%02d", 3+i), 10) }); n != 4 {
+	if n := applyRacing(t, 8, func(i int) error {
+		return b.DB.ApplyPayment(ctx, payment(fmt.Sprintf("R%d", i), fmt.Sprintf("C%02d", 3+i), 10))
+	}); n != 4 {
 		t.Fatalf("%d of 8 payments of 10 fen from 40 applied, want 4", n)
 	}
 	if w := balance(t, l, "wallet:P1"); w.Balance != 0 {
 		t.Fatalf("wallet holds %d after spending it all", w.Balance)
 	}
 	Must(l.Transfer(ctx, ledger.Request{Key: "topup2", Debit: "external:bank", Credit: "wallet:P1", Amount: 5, Code: "topup"}))
-	if n := race(4, func(i int) pay.Payment { return payment(fmt.Sprintf("S%d", i), "C19", 1) }); n != 1 {
+	if n := applyRacing(t, 4, func(i int) error { return b.DB.ApplyPayment(ctx, payment(fmt.Sprintf("S%d", i), "C19", 1)) }); n != 1 {
 		t.Fatalf("%d of 4 payments sharing one code applied, want 1", n)
 	}
 	if w, s := balance(t, l, "wallet:P1"), balance(t, l, "settlement:"+m); w.Balance != 4 || s.Balance != 51 {
@@ -246,6 +228,30 @@ func testGuardedPayment(t *testing.T, b Backend) {
 		}
 	}
 	audit(t, b)
+}
+
+// applyRacing runs n guarded writes at once and counts those applied; a write may
+// otherwise only answer pay.ErrNotApplied.
+func applyRacing(t *testing.T, n int, apply func(i int) error) int {
+	t.Helper()
+	var (
+		wg      sync.WaitGroup
+		applied atomic.Int32
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch err := apply(i); {
+			case err == nil:
+				applied.Add(1)
+			case !errors.Is(err, pay.ErrNotApplied):
+				t.Errorf("write %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(applied.Load())
 }
 
 // cutPipeline ends the server side of the store's pipeline connection.
