@@ -10,25 +10,24 @@ import (
 )
 
 // merchantCache keeps merchants (with their keys and appids), their certificates and
-// their platform identities as read, on PostgreSQL, where every signed request would
-// otherwise spend round trips resolving its caller. Every write that changes what it
-// holds (an appid bound, the platform mode; certificates and identities are written
-// only with their merchant, and any later change of them must go through
-// changeMerchant) sends a NOTIFY in its own transaction; each process LISTENs and
-// drops what belongs to the merchant when the change commits, and the writing process
-// drops it at once. Until its listener is connected, and whenever that connection
-// breaks, the cache is emptied and not used, so a missed notification cannot leave a
-// stale entry behind. A read racing a change does not store what it read (gen). An
-// appid missing from a cached merchant is read again before a request is refused
-// (tenant's checkApp), so a binding made in another process works at once; other
-// changes reach other processes when the notification does, well under a
-// millisecond on one host. Only what exists is cached: an unknown serial is read
-// every time.
-//
-// SQLite has no cache: its read is a local call, not a round trip.
+// their platform identities as read, so that a signed request does not spend reads
+// resolving its caller. Every write that changes what it holds (an appid bound, the
+// platform mode; certificates and identities are written only with their merchant,
+// and any later change of them must go through changeMerchant) says so in its own
+// transaction (merchantChanged), and the writing process drops the merchant's entries
+// at once. Other processes hear of it through the watch: on PostgreSQL a LISTEN on the
+// NOTIFY the write sent, which drops the merchant's entries when the change commits
+// (well under a millisecond on one host); on SQLite, which has no NOTIFY, a poll of the
+// generation the write moved on, every sqliteWatchEvery, which empties the cache when
+// it moved. Until the watch is running, and whenever it fails, the cache is emptied and
+// not used, so a missed change cannot leave a stale entry behind. A read racing a
+// change does not store what it read (gen). An appid missing from a cached merchant is
+// read again before a request is refused (tenant's checkApp), so a binding made in
+// another process works at once. Only what exists is cached: an unknown serial is
+// read every time.
 type merchantCache struct {
-	url string
-	log *slog.Logger
+	watch func(ctx context.Context, c *merchantCache) error // returns only when it failed or ctx ended
+	log   *slog.Logger
 
 	mu    sync.Mutex
 	gen   uint64
@@ -60,8 +59,8 @@ type cached struct {
 // merchantChannel is the NOTIFY channel; the payload is a mch_id.
 const merchantChannel = "openfacepay_merchant"
 
-func newMerchantCache(url string, log *slog.Logger) *merchantCache {
-	return &merchantCache{url: url, log: log, items: map[cacheKey]cached{}, quit: make(chan struct{}), done: make(chan struct{})}
+func newMerchantCache(watch func(context.Context, *merchantCache) error, log *slog.Logger) *merchantCache {
+	return &merchantCache{watch: watch, log: log, items: map[cacheKey]cached{}, quit: make(chan struct{}), done: make(chan struct{})}
 }
 
 // get returns a cached value, or ok=false with the generation a read must quote to
@@ -134,7 +133,7 @@ func (c *merchantCache) stop() {
 	}
 }
 
-// listen holds the LISTEN connection, and opens it again after a failure.
+// listen keeps the watch running, and starts it again after a failure.
 func (c *merchantCache) listen() {
 	defer close(c.done)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -144,12 +143,12 @@ func (c *merchantCache) listen() {
 		cancel()
 	}()
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
-		err := c.session(ctx)
+		err := c.watch(ctx, c)
 		c.reset(false)
 		if ctx.Err() != nil {
 			return
 		}
-		c.log.Warn("merchant cache: listener lost; resolving every caller from the database until it is back", "err", err)
+		c.log.Warn("merchant cache: watch lost; resolving every caller from the database until it is back", "err", err)
 		select {
 		case <-ctx.Done():
 			return
@@ -158,29 +157,75 @@ func (c *merchantCache) listen() {
 	}
 }
 
-func (c *merchantCache) session(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, c.url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+merchantChannel); err != nil {
-		return err
-	}
-	c.reset(true)
-	for {
-		n, err := conn.WaitForNotification(ctx)
+// notifications watches PostgreSQL's NOTIFY channel on a connection of its own.
+func notifications(url string) func(context.Context, *merchantCache) error {
+	return func(ctx context.Context, c *merchantCache) error {
+		conn, err := pgx.Connect(ctx, url)
 		if err != nil {
 			return err
 		}
-		c.drop(n.Payload)
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(ctx, "LISTEN "+merchantChannel); err != nil {
+			return err
+		}
+		c.reset(true)
+		for {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				return err
+			}
+			c.drop(n.Payload)
+		}
 	}
 }
 
-// merchantChanged makes tx tell every process, when it commits, that mchID changed.
+// sqliteWatchEvery is how often a SQLite store looks for another process's change of
+// a merchant: how long such a change may take to reach this process.
+const sqliteWatchEvery = 100 * time.Millisecond
+
+// generations polls the merchants' generation of a SQLite store.
+func generations(db *DB, every time.Duration) func(context.Context, *merchantCache) error {
+	read := func(ctx context.Context) (gen int64, err error) {
+		err = db.queryRow(ctx, sqlMerchantGeneration).Scan(&gen)
+		return gen, err
+	}
+	return func(ctx context.Context, c *merchantCache) error {
+		last, err := read(ctx)
+		if err != nil {
+			return err
+		}
+		c.reset(true)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+			}
+			gen, err := read(ctx)
+			if err != nil {
+				return err
+			}
+			if gen != last {
+				c.reset(true) // which merchant changed is not recorded: forget them all
+				last = gen
+			}
+		}
+	}
+}
+
+const (
+	sqlMerchantGeneration = `SELECT gen FROM store_generations WHERE name = 'merchants'`
+	sqlMerchantChanged    = `UPDATE store_generations SET gen = gen + 1 WHERE name = 'merchants'`
+)
+
+// merchantChanged makes tx tell every process, when it commits, that mchID changed:
+// a NOTIFY on PostgreSQL, the merchants' generation moved on on SQLite.
 func (t *Tx) merchantChanged(ctx context.Context, mchID string) error {
-	if t.db.merchants == nil {
-		return nil
+	if t.db.d.name() == "sqlite" {
+		_, err := t.Exec(ctx, sqlMerchantChanged)
+		return err
 	}
 	_, err := t.Exec(ctx, `SELECT pg_notify(?, ?)`, merchantChannel, mchID)
 	return err

@@ -11,13 +11,16 @@ import (
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
 
-// On PostgreSQL a merchant is served from the cache once read, and a change made by
-// another process (another store on the same database) reaches the cache: the
-// merchant is dropped and read again with the change.
+// A merchant is served from the cache once read, and a change made by another process
+// (another store on the same database or SQLite file) reaches the cache: the merchant
+// is dropped and read again with the change. PostgreSQL hears it by NOTIFY, SQLite by
+// polling the generation the change moved on.
 func TestMerchantCacheHearsOtherProcesses(t *testing.T) {
-	t.Parallel()
+	storagetest.Each(t, testMerchantCacheHearsOtherProcesses)
+}
+
+func testMerchantCacheHearsOtherProcesses(t *testing.T, b storagetest.Backend) {
 	ctx := context.Background()
-	b := storagetest.Open(t, "postgres")
 	cr := storagetest.Must(tenant.NewService(b.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Cached"}))
 	other := storagetest.Must(b.Reopen(ctx, storagetest.TestSealer(t)))
 	defer other.Close()

@@ -60,7 +60,7 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	return &DB{write: db, read: db, d: d, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock, pipe: pipe,
-		merchants: newMerchantCache(cfg.URL, cfg.Logger)}, nil
+		merchants: newMerchantCache(notifications(cfg.URL), cfg.Logger)}, nil
 }
 
 var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver

@@ -91,6 +91,7 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	ckpt.SetMaxOpenConns(1)
 	db.ckpt = startCheckpointer(ckpt, cfg.Logger)
 	db.batch = startCommitter(db)
+	db.merchants = newMerchantCache(generations(db, sqliteWatchEvery), cfg.Logger)
 	return db, nil
 }
 
