@@ -365,10 +365,7 @@ func (s *Service) begin(ctx context.Context, mchID, api string, also Also) (requ
 	if err != nil {
 		return requestState{}, err
 	}
-	st := requestState{MerchantState: ms, now: s.clock.Now()}
-	if ms.OnTestClock {
-		st.now = ms.TestClock
-	}
+	st := requestState{MerchantState: ms, now: s.NowWith(ms.TestClock, ms.OnTestClock)}
 	if api != "" && ms.FaultLive {
 		if err := s.takeFault(ctx, mchID, api); err != nil {
 			return st, err

@@ -266,10 +266,8 @@ func New(cfg Config) *Service {
 // clock. A store that cannot answer falls back to the platform clock, which is the
 // only clock production merchants ever have.
 func (s *Service) now(ctx context.Context, mchID string) time.Time {
-	if t, ok, err := s.store.TestClock(ctx, mchID); err == nil && ok {
-		return t
-	}
-	return s.clock.Now()
+	t, ok, err := s.store.TestClock(ctx, mchID)
+	return s.NowWith(t, ok && err == nil)
 }
 
 // Account names in the ledger.

@@ -99,7 +99,7 @@ func (s *Service) withholdOrder(w Withholding, now time.Time) Order {
 // as guarded writes (the wallet's debit guarded by its balance). ok=false while the
 // owner's settlement account is not known to exist: the interactive path opens it.
 func (s *Service) PlanWithhold(w Withholding, now time.Time) (o Order, t ledger.Transfer, ok bool) {
-	if _, known := s.opened.Load(w.Owner); !known || w.FailWith != "" {
+	if _, known := s.opened.Load(w.Owner); !known {
 		return Order{}, ledger.Transfer{}, false
 	}
 	o = s.withholdOrder(w, now)

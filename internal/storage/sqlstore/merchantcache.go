@@ -31,7 +31,7 @@ type merchantCache struct {
 
 	mu    sync.Mutex
 	gen   uint64
-	live  bool // the listener is connected and listening
+	live  bool // the watch is running: changes are heard
 	items map[cacheKey]cached
 
 	start   sync.Once
