@@ -35,8 +35,9 @@ type DB struct {
 	sealer *seal.Sealer
 	log    *slog.Logger
 	clock  clock.Clock
-	batch  *committer // SQLite: group commit; nil on PostgreSQL
-	pipe   *pipeline  // PostgreSQL: guarded writes pipelined and group-committed
+	batch  *committer   // SQLite: group commit; nil on PostgreSQL
+	pipe   *pipeline    // PostgreSQL: guarded writes pipelined and group-committed
+	reads  *readBatcher // PostgreSQL: the hot single-row reads, pipelined
 	// PostgreSQL: merchants as read, dropped on NOTIFY; nil on SQLite
 	merchants *merchantCache
 	ckpt      *checkpointer // SQLite: WAL checkpoints beside the writer
@@ -119,6 +120,9 @@ func (db *DB) Close() error {
 	}
 	if db.pipe != nil {
 		db.pipe.stop()
+	}
+	if db.reads != nil {
+		db.reads.stop()
 	}
 	if db.merchants != nil {
 		db.merchants.stop()
@@ -240,6 +244,25 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	}
 	return db.read.QueryRowContext(ctx, db.d.rebind(q), args...)
 }
+
+// row is a read of one row: on PostgreSQL it travels with the reads queued beside it
+// (readbatch.go), elsewhere it is queryRow's. Its Scan answers sql.ErrNoRows when
+// there is none.
+func (db *DB) row(ctx context.Context, q string, args ...any) scanner {
+	if db.reads != nil {
+		return batchedRow{ctx: ctx, b: db.reads, q: q, args: args}
+	}
+	return db.queryRow(ctx, q, args...)
+}
+
+type batchedRow struct {
+	ctx  context.Context
+	b    *readBatcher
+	q    string
+	args []any
+}
+
+func (r batchedRow) Scan(dest ...any) error { return r.b.read(r.ctx, r.q, r.args, dest) }
 
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := db.readStmts.get(ctx, q); st != nil {

@@ -27,7 +27,7 @@ func (db *DB) SaveEmulatorTerminal(ctx context.Context, sdkDeviceID string, key 
 // EmulatorTerminal is the private key of a terminal `admin rawdata` made.
 func (db *DB) EmulatorTerminal(ctx context.Context, sdkDeviceID string) (*ecdsa.PrivateKey, error) {
 	var sealed []byte
-	err := db.queryRow(ctx, `SELECT key_sealed FROM emulator_terminals WHERE sdk_device_id = ?`, sdkDeviceID).Scan(&sealed)
+	err := db.row(ctx, `SELECT key_sealed FROM emulator_terminals WHERE sdk_device_id = ?`, sdkDeviceID).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errcode.E(errcode.NotFound, "terminal %s was not made by `admin rawdata` on this store, so its key is not here", sdkDeviceID)
 	}

@@ -1,5 +1,7 @@
 package sqlstore
 
+import "context"
+
 // MerchantCached tells whether the store serves mchID from its merchant cache.
 func (db *DB) MerchantCached(mchID string) bool { return db.cached(cacheKey{keyMerchant, mchID}) }
 
@@ -18,4 +20,40 @@ func (db *DB) cached(k cacheKey) bool {
 	defer db.merchants.mu.Unlock()
 	_, ok := db.merchants.items[k]
 	return ok
+}
+
+// Row reads one row as the store's own single-row reads do: batched on PostgreSQL.
+func (db *DB) Row(ctx context.Context, q string, args ...any) interface{ Scan(...any) error } {
+	return db.row(ctx, q, args...)
+}
+
+// BatchedRead is one read of a batch that SendReads sends; Abandoned reads have a
+// caller that gave up before the batch was answered.
+type BatchedRead struct {
+	Q         string
+	Args      []any
+	Dest      []any
+	Abandoned bool
+}
+
+// SendReads sends reads as one batch over a new reader connection, as a reader sends
+// what queued, and returns each read's answer (nil for an abandoned one).
+func (db *DB) SendReads(reads []BatchedRead) []error {
+	jobs := make([]*readJob, len(reads))
+	for i, r := range reads {
+		jobs[i] = &readJob{q: db.reads.rebind(r.Q), args: r.Args, dest: r.Dest, done: make(chan error, 1)}
+		if r.Abandoned {
+			jobs[i].state.Store(jobAbandoned)
+		}
+	}
+	if conn := db.reads.send(nil, jobs, true); conn != nil {
+		_ = conn.Close(context.Background())
+	}
+	errs := make([]error, len(reads))
+	for i, j := range jobs {
+		if !reads[i].Abandoned {
+			errs[i] = <-j.done
+		}
+	}
+	return errs
 }

@@ -37,7 +37,7 @@ func bumpLibrary(ctx context.Context, tx *Tx, library string) (int64, error) {
 // LibraryVersion implements face.Store: 0 for a library never changed.
 func (db *DB) LibraryVersion(ctx context.Context, library string) (int64, error) {
 	var v int64
-	err := db.queryRow(ctx, `SELECT version FROM face_library_versions WHERE library = ?`, library).Scan(&v)
+	err := db.row(ctx, `SELECT version FROM face_library_versions WHERE library = ?`, library).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

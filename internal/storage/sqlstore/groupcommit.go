@@ -69,7 +69,7 @@ func (c *committer) submit(ctx context.Context, fn func(*Tx) error) error {
 func (c *committer) run() {
 	defer c.wg.Done()
 	for {
-		batch, ok := collect(c.jobs, c.quit)
+		batch, ok := collect(c.jobs, c.quit, maxBatch)
 		if !ok {
 			return
 		}
@@ -77,16 +77,16 @@ func (c *committer) run() {
 	}
 }
 
-// collect waits for a job, then takes the jobs queued behind it, up to maxBatch: what
+// collect waits for a job, then takes the jobs queued behind it, up to max: what
 // queued during the previous commit shares the next one. ok=false once quit is closed.
-func collect[J any](jobs <-chan J, quit <-chan struct{}) (batch []J, ok bool) {
+func collect[J any](jobs <-chan J, quit <-chan struct{}, max int) (batch []J, ok bool) {
 	select {
 	case j := <-jobs:
 		batch = append(batch, j)
 	case <-quit:
 		return nil, false
 	}
-	for len(batch) < maxBatch {
+	for len(batch) < max {
 		select {
 		case j := <-jobs:
 			batch = append(batch, j)

@@ -72,13 +72,12 @@ func (db *DB) applyGuarded(ctx context.Context, steps []step) error {
 // (2 286 and 2 393 against 1 912 and 2 668 paid/s, alternating runs): with both cores
 // busy, PostgreSQL's CPU is the limit, not the flush.
 type pipeline struct {
-	config  *pgx.ConnConfig
-	d       dialect
-	conn    *pgx.Conn // nil until the first batch, and after a broken connection
-	jobs    chan *pipeJob
-	quit    chan struct{}
-	wg      sync.WaitGroup
-	rebound sync.Map // each statement's $n form
+	config *pgx.ConnConfig
+	conn   *pgx.Conn // nil until the first batch, and after a broken connection
+	jobs   chan *pipeJob
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	rebinder
 }
 
 type pipeJob struct {
@@ -97,7 +96,7 @@ func startPipeline(url string, d dialect) (*pipeline, error) {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 	cfg.RuntimeParams["application_name"] = strings.TrimSpace(PipelineApp + " " + cfg.RuntimeParams["search_path"])
-	p := &pipeline{config: cfg, d: d, jobs: make(chan *pipeJob), quit: make(chan struct{})}
+	p := &pipeline{config: cfg, rebinder: rebinder{d: d}, jobs: make(chan *pipeJob), quit: make(chan struct{})}
 	p.wg.Add(1)
 	go p.run()
 	return p, nil
@@ -128,7 +127,7 @@ func (p *pipeline) run() {
 		}
 	}()
 	for {
-		batch, ok := collect(p.jobs, p.quit)
+		batch, ok := collect(p.jobs, p.quit, maxBatch)
 		if !ok {
 			return
 		}
@@ -259,11 +258,17 @@ func connectionLost(err error) bool {
 	return c == "" || strings.HasPrefix(c, "08") || strings.HasPrefix(c, "57P")
 }
 
-func (p *pipeline) rebind(q string) string {
-	if r, ok := p.rebound.Load(q); ok {
-		return r.(string)
+// rebinder keeps each statement's $n form, so a batch does not rewrite its text again.
+type rebinder struct {
+	d       dialect
+	rebound sync.Map
+}
+
+func (r *rebinder) rebind(q string) string {
+	if v, ok := r.rebound.Load(q); ok {
+		return v.(string)
 	}
-	r := p.d.rebind(q)
-	p.rebound.Store(q, r)
-	return r
+	v := r.d.rebind(q)
+	r.rebound.Store(q, v)
+	return v
 }

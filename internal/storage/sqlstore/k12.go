@@ -57,12 +57,12 @@ func scanOrg(row scanner) (k12.Organisation, bool, error) {
 
 // Organisation implements k12.Store.
 func (db *DB) Organisation(ctx context.Context, id string) (k12.Organisation, bool, error) {
-	return scanOrg(db.queryRow(ctx, `SELECT `+orgCols+` FROM k12_organizations WHERE organization_id = ?`, id))
+	return scanOrg(db.row(ctx, `SELECT `+orgCols+` FROM k12_organizations WHERE organization_id = ?`, id))
 }
 
 // OrganisationByName implements k12.Store.
 func (db *DB) OrganisationByName(ctx context.Context, spMchID, name string) (k12.Organisation, bool, error) {
-	return scanOrg(db.queryRow(ctx, `SELECT `+orgCols+` FROM k12_organizations WHERE sp_mch_id = ? AND name = ?`, spMchID, name))
+	return scanOrg(db.row(ctx, `SELECT `+orgCols+` FROM k12_organizations WHERE sp_mch_id = ? AND name = ?`, spMchID, name))
 }
 
 // EnsureUser implements k12.Store.
@@ -138,7 +138,7 @@ func (db *DB) scanUser(row scanner) (k12.User, bool, error) {
 
 // User implements k12.Store.
 func (db *DB) User(ctx context.Context, orgID, outUserID string) (k12.User, bool, error) {
-	return db.scanUser(db.queryRow(ctx, `SELECT `+userCols+` FROM k12_users WHERE organization_id = ? AND out_user_id = ?`, orgID, outUserID))
+	return db.scanUser(db.row(ctx, `SELECT `+userCols+` FROM k12_users WHERE organization_id = ? AND out_user_id = ?`, orgID, outUserID))
 }
 
 // UpdateUser implements k12.Store: name and phone are sealed to the user's row.
@@ -195,7 +195,7 @@ func (db *DB) Token(ctx context.Context, hash string) (k12.Token, bool, error) {
 	t := k12.Token{Hash: hash}
 	var exp, created int64
 	var card []byte
-	err := db.queryRow(ctx, `SELECT organization_id, out_user_id, kind, expires_at, created_at, contract_mode, card_sealed FROM k12_tokens WHERE token_hash = ?`, hash).
+	err := db.row(ctx, `SELECT organization_id, out_user_id, kind, expires_at, created_at, contract_mode, card_sealed FROM k12_tokens WHERE token_hash = ?`, hash).
 		Scan(&t.OrgID, &t.OutUserID, &t.Kind, &exp, &created, &t.Mode, &card)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, false, nil
@@ -216,7 +216,7 @@ func (db *DB) Token(ctx context.Context, hash string) (k12.Token, bool, error) {
 
 // UserByID implements k12.ContractStore.
 func (db *DB) UserByID(ctx context.Context, orgID, userID string) (k12.User, bool, error) {
-	return db.scanUser(db.queryRow(ctx, `SELECT `+userCols+` FROM k12_users WHERE organization_id = ? AND user_id = ?`, orgID, userID))
+	return db.scanUser(db.row(ctx, `SELECT `+userCols+` FROM k12_users WHERE organization_id = ? AND user_id = ?`, orgID, userID))
 }
 
 const contractCols = `contract_id, organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode, card_from, state, signed_at,
@@ -269,7 +269,7 @@ func (db *DB) scanContract(row scanner) (k12.Contract, bool, error) {
 
 // Contract implements k12.ContractStore.
 func (db *DB) Contract(ctx context.Context, id string) (k12.Contract, bool, error) {
-	return db.scanContract(db.queryRow(ctx, `SELECT `+contractCols+` FROM k12_contracts WHERE contract_id = ?`, id))
+	return db.scanContract(db.row(ctx, `SELECT `+contractCols+` FROM k12_contracts WHERE contract_id = ?`, id))
 }
 
 // SaveContract implements k12.ContractStore: contract, user and webhook in one transaction.
@@ -310,7 +310,7 @@ func (db *DB) SaveContract(ctx context.Context, c k12.Contract, u k12.User, n *n
 // NotifyURL implements k12.ContractStore.
 func (db *DB) NotifyURL(ctx context.Context, mchID string) (string, error) {
 	var u string
-	err := db.queryRow(ctx, `SELECT notify_url FROM merchants WHERE mch_id = ?`, mchID).Scan(&u)
+	err := db.row(ctx, `SELECT notify_url FROM merchants WHERE mch_id = ?`, mchID).Scan(&u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
 	}

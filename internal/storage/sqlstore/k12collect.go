@@ -74,7 +74,7 @@ func (db *DB) scanCollection(s scanner) (k12.Collection, error) {
 }
 
 func (db *DB) oneCollection(ctx context.Context, where string, args ...any) (k12.Collection, bool, error) {
-	c, err := db.scanCollection(db.queryRow(ctx, `SELECT `+collectionCols+` FROM k12_collections WHERE `+where, args...))
+	c, err := db.scanCollection(db.row(ctx, `SELECT `+collectionCols+` FROM k12_collections WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
@@ -123,7 +123,7 @@ func (db *DB) ContractedUsersOfPayer(ctx context.Context, payerID string) ([]k12
 	}
 	var out []k12.User
 	for _, id := range ids {
-		u, ok, err := db.scanUser(db.queryRow(ctx, `SELECT `+userCols+` FROM k12_users WHERE user_id = ?`, id))
+		u, ok, err := db.scanUser(db.row(ctx, `SELECT `+userCols+` FROM k12_users WHERE user_id = ?`, id))
 		if err != nil {
 			return nil, err
 		}

@@ -25,7 +25,7 @@ func (db *DB) InDebitTx(ctx context.Context, fn func(k12.DebitTx) error) error {
 func (db *DB) Settings(ctx context.Context, mchID string) (k12.Settings, error) {
 	var s k12.Settings
 	var prod, adv int64
-	err := db.queryRow(ctx, `SELECT production, advance_funding, k12_payment_limit, k12_daily_limit FROM merchants WHERE mch_id = ?`, mchID).
+	err := db.row(ctx, `SELECT production, advance_funding, k12_payment_limit, k12_daily_limit FROM merchants WHERE mch_id = ?`, mchID).
 		Scan(&prod, &adv, &s.PaymentLimit, &s.DailyLimit)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
@@ -144,7 +144,7 @@ func (db *DB) DebitRead(ctx context.Context, spMchID, orgID string, k k12.DebitK
 	dest := append([]any{&prod, &adv, &dc.Settings.PaymentLimit, &dc.Settings.DailyLimit, &dc.NotifyURL, &clock}, org.dest()...)
 	dest = append(append(append(dest, u.dest()...), &st.Seq), c.dest()...)
 	dest = append(dest, &st.Spent, &credUsed, &otn)
-	err = db.queryRow(ctx, sqlDebitRead, k.Day, k.CredentialHash, k.Owner, k.OutTradeNo, orgID, k.UserID, spMchID).Scan(dest...)
+	err = db.row(ctx, sqlDebitRead, k.Day, k.CredentialHash, k.Owner, k.OutTradeNo, orgID, k.UserID, spMchID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return dc, st, errcode.E(errcode.NotFound, "merchant %s does not exist", spMchID)
 	}
@@ -261,14 +261,14 @@ func (t *Tx) InsertRepayment(ctx context.Context, r k12.Repayment) error {
 
 // DebitByOrder implements k12.DebitStore.
 func (db *DB) DebitByOrder(ctx context.Context, owner, outTradeNo string) (d k12.Debit, ok bool, err error) {
-	rec, err := scanDebit(db.queryRow(ctx, `SELECT `+debitCols+` FROM k12_debits WHERE owner_mch_id = ? AND out_trade_no = ?`, owner, outTradeNo))
+	rec, err := scanDebit(db.row(ctx, `SELECT `+debitCols+` FROM k12_debits WHERE owner_mch_id = ? AND out_trade_no = ?`, owner, outTradeNo))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, false, nil
 	}
 	if err != nil {
 		return d, false, err
 	}
-	o, err := scanOrder(db.queryRow(ctx, `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND out_trade_no = ?`, owner, outTradeNo))
+	o, err := scanOrder(db.row(ctx, `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND out_trade_no = ?`, owner, outTradeNo))
 	if err != nil {
 		return d, false, err
 	}

@@ -25,7 +25,7 @@ func (t *Tx) touchK12(ctx context.Context, orgID, userID string) error {
 // SyncVersion implements k12.SyncStore.
 func (db *DB) SyncVersion(ctx context.Context, orgID string) (int64, error) {
 	var v int64
-	err := db.queryRow(ctx, `SELECT version FROM k12_sync_versions WHERE organization_id = ?`, orgID).Scan(&v)
+	err := db.row(ctx, `SELECT version FROM k12_sync_versions WHERE organization_id = ?`, orgID).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -37,7 +37,7 @@ func (db *DB) PutCard(ctx context.Context, c member.Card) (out member.Card, err 
 func (db *DB) Card(ctx context.Context, mchID, storeID string) (member.Card, bool, error) {
 	c := member.Card{MchID: mchID, StoreID: storeID}
 	var at int64
-	err := db.queryRow(ctx, `SELECT card_id, enabled_at FROM member_cards WHERE mch_id = ? AND store_id = ?`, mchID, storeID).Scan(&c.CardID, &at)
+	err := db.row(ctx, `SELECT card_id, enabled_at FROM member_cards WHERE mch_id = ? AND store_id = ?`, mchID, storeID).Scan(&c.CardID, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return member.Card{}, false, nil
 	}

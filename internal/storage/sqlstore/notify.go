@@ -115,7 +115,7 @@ func (db *DB) Notifications(ctx context.Context, state string, limit int) ([]not
 
 // Notification implements notify.Store.
 func (db *DB) Notification(ctx context.Context, id string) (notify.Notification, []notify.Attempt, error) {
-	n, err := scanNotification(db.queryRow(ctx, `SELECT `+notificationCols+` FROM notifications WHERE id = ?`, id))
+	n, err := scanNotification(db.row(ctx, `SELECT `+notificationCols+` FROM notifications WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return n, nil, errcode.E(errcode.NotFound, "notification %s does not exist", id)
 	}

@@ -91,7 +91,7 @@ func (db *DB) FindOrder(ctx context.Context, owner, outTradeNo, transactionID st
 	if transactionID != "" {
 		q, key = `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND transaction_id = ?`, transactionID
 	}
-	o, err := scanOrder(db.queryRow(ctx, q, owner, key))
+	o, err := scanOrder(db.row(ctx, q, owner, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, false, nil
 	}
@@ -427,7 +427,7 @@ func (db *DB) MerchantState(ctx context.Context, mchID, api string, also pay.Als
 		q, key = sqlMerchantStateByTxID, also.TransactionID
 	}
 	dest := append(append([]any{&clock, &st.PasswordThreshold, &fault}, code.dest()...), order.dest()...)
-	err := db.queryRow(ctx, q, mchID, api, also.CodeHash, also.Owner, key, mchID).Scan(dest...)
+	err := db.row(ctx, q, mchID, api, also.CodeHash, also.Owner, key, mchID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}

@@ -59,7 +59,13 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &DB{write: db, read: db, d: d, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock, pipe: pipe,
+	reads, err := startReadBatcher(cfg.URL, d)
+	if err != nil {
+		pipe.stop()
+		db.Close()
+		return nil, err
+	}
+	return &DB{write: db, read: db, d: d, sealer: cfg.Sealer, log: cfg.Logger, clock: cfg.Clock, pipe: pipe, reads: reads,
 		merchants: newMerchantCache(notifications(cfg.URL), cfg.Logger)}, nil
 }
 

@@ -203,7 +203,7 @@ func (db *DB) MerchantCert(ctx context.Context, serialNo string) (tenant.Merchan
 func (db *DB) readMerchantCert(ctx context.Context, serialNo string) (tenant.MerchantCert, error) {
 	var c tenant.MerchantCert
 	var certPEM string
-	err := db.queryRow(ctx, `SELECT serial_no, mch_id, cert_pem FROM merchant_certs WHERE serial_no = ? AND revoked = 0`, serialNo).
+	err := db.row(ctx, `SELECT serial_no, mch_id, cert_pem FROM merchant_certs WHERE serial_no = ? AND revoked = 0`, serialNo).
 		Scan(&c.SerialNo, &c.MchID, &certPEM)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, errcode.E(errcode.NotFound, "certificate %s does not exist", serialNo)

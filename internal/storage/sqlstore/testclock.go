@@ -12,7 +12,7 @@ import (
 // TestClock returns the merchant's test clock, or false when it lives on the real clock.
 func (db *DB) TestClock(ctx context.Context, mchID string) (time.Time, bool, error) {
 	var v sql.NullInt64
-	err := db.queryRow(ctx, `SELECT test_clock FROM merchants WHERE mch_id = ?`, mchID).Scan(&v)
+	err := db.row(ctx, `SELECT test_clock FROM merchants WHERE mch_id = ?`, mchID).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !v.Valid) {
 		return time.Time{}, false, nil
 	}
@@ -67,7 +67,7 @@ func (db *DB) SetProduction(ctx context.Context, mchID string) error {
 // IsProduction reports whether a merchant was made a production merchant.
 func (db *DB) IsProduction(ctx context.Context, mchID string) (bool, error) {
 	var production int64
-	err := db.queryRow(ctx, `SELECT production FROM merchants WHERE mch_id = ?`, mchID).Scan(&production)
+	err := db.row(ctx, `SELECT production FROM merchants WHERE mch_id = ?`, mchID).Scan(&production)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
 	}
