@@ -90,12 +90,22 @@ type pipeJob struct {
 // search_path when the URL sets one (so the stores of one database tell theirs apart).
 const PipelineApp = "openfacepay-pipeline"
 
-func startPipeline(url string, d dialect) (*pipeline, error) {
+// namedConfig is url's connection configuration, named app in pg_stat_activity,
+// followed by the URL's search_path.
+func namedConfig(url, app string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
-	cfg.RuntimeParams["application_name"] = strings.TrimSpace(PipelineApp + " " + cfg.RuntimeParams["search_path"])
+	cfg.RuntimeParams["application_name"] = strings.TrimSpace(app + " " + cfg.RuntimeParams["search_path"])
+	return cfg, nil
+}
+
+func startPipeline(url string, d dialect) (*pipeline, error) {
+	cfg, err := namedConfig(url, PipelineApp)
+	if err != nil {
+		return nil, err
+	}
 	p := &pipeline{config: cfg, rebinder: rebinder{d: d}, jobs: make(chan *pipeJob), quit: make(chan struct{})}
 	p.wg.Add(1)
 	go p.run()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -59,11 +58,10 @@ const (
 const ReaderApp = "openfacepay-reader"
 
 func startReadBatcher(url string, d dialect) (*readBatcher, error) {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := namedConfig(url, ReaderApp)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
+		return nil, err
 	}
-	cfg.RuntimeParams["application_name"] = strings.TrimSpace(ReaderApp + " " + cfg.RuntimeParams["search_path"])
 	b := &readBatcher{config: cfg, rebinder: rebinder{d: d}, jobs: make(chan *readJob), quit: make(chan struct{})}
 	for range readers {
 		b.wg.Add(1)
