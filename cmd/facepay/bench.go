@@ -52,8 +52,8 @@ the same machine and shares its cores.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := bench.PayConfig{DBURL: db, Concurrency: concurrency, Duration: duration, Payers: payers, Progress: os.Stderr}
 			if cpuProfile != "" {
-				if phase != "facepay" && phase != "orderquery" {
-					return fmt.Errorf("--profile-phase must be facepay or orderquery, not %q", phase)
+				if phase != "facepay" && phase != "orderquery" && phase != "protocol" {
+					return fmt.Errorf("--profile-phase must be facepay, orderquery or protocol, not %q", phase)
 				}
 				prof, closeFile, err := cpuProfiler(cpuProfile)
 				if err != nil {
@@ -88,7 +88,7 @@ the same machine and shares its cores.`,
 	payCmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
 	payCmd.Flags().IntVar(&payers, "payers", 200, "wallets the payments are spread over")
 	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of one phase (server and client, one process) to this file for go tool pprof")
-	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile covers: facepay or orderquery")
+	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile covers: facepay, orderquery or protocol (the protocol ceiling)")
 	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk(), newBenchMemory(), newBenchScale())
 	return cmd
 }

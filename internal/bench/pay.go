@@ -32,8 +32,8 @@ type PayConfig struct {
 	Duration    time.Duration // of each phase
 	Payers      int           // spread payments over this many wallets
 	Progress    io.Writer     // a progress line while it runs (stderr)
-	// Profile, when set, is called as the phase named ProfilePhase ("facepay" or
-	// "orderquery") starts and returns the function that ends it: a CPU profile of one
+	// Profile, when set, is called as the phase named ProfilePhase ("facepay",
+	// "orderquery" or "protocol", the ceiling) starts and returns the function that ends it: a CPU profile of one
 	// phase shows that path alone.
 	Profile      func() (stop func())
 	ProfilePhase string
@@ -148,7 +148,7 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 			return post(client, base+"/pay/orderquery", m.Encode(), "ORDERNOTEXIST"), true
 		}
 	}
-	rep.Protocol = d.drive(ctx, "protocol ceiling (no store)", unknownOrder(anchorURL))
+	rep.Protocol = cfg.profiled("protocol", func() Result { return d.drive(ctx, "protocol ceiling (no store)", unknownOrder(anchorURL)) })
 	stopAnchor()
 	if rep.Storage, err = storageCeiling(ctx, cfg.DBURL, cfg.Concurrency, cfg.Duration, cfg.Progress); err != nil {
 		return rep, err

@@ -167,8 +167,9 @@ func (db *DB) checkKey(ctx context.Context) error {
 
 // Tx is one open transaction.
 type Tx struct {
-	tx *sql.Tx
-	db *DB
+	tx      *sql.Tx
+	db      *DB
+	changed []string // merchants whose cached entries settle drops (merchantChanged)
 }
 
 // Exec runs a statement written with ? placeholders.
@@ -227,6 +228,7 @@ func (db *DB) once(ctx context.Context, fn func(*Tx) error) (err error) {
 		if err != nil {
 			_ = sqlTx.Rollback()
 		}
+		tx.settle()
 	}()
 	if err = runJob(&job{fn: fn}, tx); err != nil {
 		return err

@@ -57,3 +57,11 @@ func (db *DB) SendReads(reads []BatchedRead) []error {
 	}
 	return errs
 }
+
+// StateCached tells whether MerchantState serves mchID's state for api from the cache.
+func (db *DB) StateCached(mchID, api string) bool {
+	return db.cached(cacheKey{keyState, mchID}) && db.cached(faultKey(mchID, api))
+}
+
+// DropCached forgets what this store's cache holds of mchID, as a change of it would.
+func (db *DB) DropCached(mchID string) { db.merchants.drop(mchID) }

@@ -145,11 +145,14 @@ func (c *committer) once(batch []*job) (int, error) {
 		}
 		if err := runJob(j, tx); err != nil {
 			_ = sqlTx.Rollback()
+			tx.settle()
 			j.done <- err
 			return i, nil
 		}
 	}
-	if err := sqlTx.Commit(); err != nil {
+	err = sqlTx.Commit()
+	tx.settle() // before anyone hears of the commit
+	if err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	for i, j := range batch {

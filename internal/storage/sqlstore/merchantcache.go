@@ -48,6 +48,8 @@ const (
 	keyMerchant   = "merchant"
 	keyIdentities = "identities"
 	keyCert       = "cert"
+	keyState      = "state" // a merchant's test clock and password threshold (stateEntry)
+	keyFault      = "fault" // whether a fault rule waits for a merchant's API (faultKey)
 )
 
 // cached is an entry and the merchant it belongs to, whose notification drops it.
@@ -221,12 +223,27 @@ const (
 )
 
 // merchantChanged makes tx tell every process, when it commits, that mchID changed:
-// a NOTIFY on PostgreSQL, the merchants' generation moved on on SQLite.
+// a NOTIFY on PostgreSQL, the merchants' generation moved on on SQLite. This process
+// drops the merchant's entries as soon as tx has ended (settle).
 func (t *Tx) merchantChanged(ctx context.Context, mchID string) error {
+	t.changed = append(t.changed, mchID)
 	if t.db.d.name() == "sqlite" {
 		_, err := t.Exec(ctx, sqlMerchantChanged)
 		return err
 	}
 	_, err := t.Exec(ctx, `SELECT pg_notify(?, ?)`, merchantChannel, mchID)
 	return err
+}
+
+// settle drops this process's entries of the merchants tx changed. It runs once the
+// transaction has ended, committed or not (a failed commit's outcome may be unknown),
+// and before any caller hears how it ended, so no caller of this process reads back
+// what it changed from the cache.
+func (t *Tx) settle() {
+	if t.db.merchants != nil {
+		for _, id := range t.changed {
+			t.db.merchants.drop(id)
+		}
+	}
+	t.changed = nil
 }

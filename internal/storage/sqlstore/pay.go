@@ -144,11 +144,26 @@ func merchantState(orderKey string) string {
 	WHERE m.mch_id = ?`
 }
 
+// codeAndOrder reads a code and an order of its owner (by orderKey), each when it
+// exists, with the merchant's state known (MerchantState's cache); it takes
+// (codeHash, owner, the order's key).
+func codeAndOrder(orderKey string) string {
+	return `SELECT ` + prefixed("c.", credentialCols) + `, ` + prefixed("o.", orderCols) + `
+	FROM (SELECT 1 AS one) x
+	LEFT JOIN pay_credentials c ON c.code_hash = ?
+	LEFT JOIN orders o ON o.owner_mch_id = ? AND o.` + orderKey + ` = ?`
+}
+
 // Empty keys match no row, at the cost of an index probe each: two statement texts
-// serve every request.
+// serve every request whose merchant is not cached, two each the charges and the
+// queries of the others.
 var (
 	sqlMerchantStateByNo   = merchantState("out_trade_no")
 	sqlMerchantStateByTxID = merchantState("transaction_id")
+	sqlCodeAndOrderByNo    = codeAndOrder("out_trade_no")
+	sqlCodeAndOrderByTxID  = codeAndOrder("transaction_id")
+	sqlOrderByNo           = `SELECT ` + orderCols + ` FROM orders WHERE owner_mch_id = ? AND out_trade_no = ?`
+	sqlOrderByTxID         = `SELECT ` + orderCols + ` FROM orders WHERE owner_mch_id = ? AND transaction_id = ?`
 )
 
 // credentialRow holds the credentialCols of one row, every one nullable, so that a
@@ -402,7 +417,12 @@ func (t *Tx) TakeFault(ctx context.Context, mchID, api string) (pay.Fault, bool,
 		return f, false, err
 	}
 	f.Delay, f.CreatedAt = time.Duration(delay)*time.Millisecond, fromMicros(created)
-	_, err = t.Exec(ctx, `UPDATE fault_rules SET remaining = remaining - 1 WHERE id = ?`, f.ID)
+	if _, err = t.Exec(ctx, `UPDATE fault_rules SET remaining = remaining - 1 WHERE id = ?`, f.ID); err != nil {
+		return f, false, err
+	}
+	if f.Remaining == 1 { // its last use: the cached "a rule waits" may no longer hold
+		err = t.merchantChanged(ctx, mchID)
+	}
 	return f, err == nil, err
 }
 
@@ -413,11 +433,35 @@ func (db *DB) HasFault(ctx context.Context, mchID, api string) (bool, error) {
 	return n > 0, err
 }
 
-// MerchantState implements pay.Store.
+// stateEntry is what the merchant cache keeps of a merchant for MerchantState.
+type stateEntry struct {
+	clock     sql.NullInt64
+	threshold int64
+}
+
+func (e stateEntry) fill(st *pay.MerchantState) {
+	st.Found, st.PasswordThreshold = true, e.threshold
+	if e.clock.Valid {
+		st.TestClock, st.OnTestClock = fromMicros(e.clock.Int64), true
+	}
+}
+
+// faultKey names the cache entry that says whether a fault rule waits for (mchID, api).
+func faultKey(mchID, api string) cacheKey { return cacheKey{keyFault, mchID + "\x00" + api} }
+
+// MerchantState implements pay.Store. The merchant's part (test clock, password
+// threshold, a waiting fault rule) comes from the merchant cache when it holds it:
+// the writes that change it say so (merchantChanged). Then only what also names is
+// read, from its own table: every table a statement touches costs PostgreSQL a lock
+// and an executor node, and the four-table read cost it twice the order's alone.
 func (db *DB) MerchantState(ctx context.Context, mchID, api string, also pay.Also) (pay.MerchantState, error) {
+	var st pay.MerchantState
+	gen, cached := db.cachedState(mchID, api, &st)
+	if cached {
+		return st, db.readAlso(ctx, &st, also)
+	}
 	var (
-		st    pay.MerchantState
-		clock sql.NullInt64
+		e     stateEntry
 		fault int64
 		code  credentialRow
 		order orderRow
@@ -426,7 +470,7 @@ func (db *DB) MerchantState(ctx context.Context, mchID, api string, also pay.Als
 	if also.TransactionID != "" {
 		q, key = sqlMerchantStateByTxID, also.TransactionID
 	}
-	dest := append(append([]any{&clock, &st.PasswordThreshold, &fault}, code.dest()...), order.dest()...)
+	dest := append(append([]any{&e.clock, &e.threshold, &fault}, code.dest()...), order.dest()...)
 	err := db.row(ctx, q, mchID, api, also.CodeHash, also.Owner, key, mchID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
@@ -434,20 +478,81 @@ func (db *DB) MerchantState(ctx context.Context, mchID, api string, also pay.Als
 	if err != nil {
 		return st, err
 	}
-	st.Found, st.FaultLive = true, fault == 1
+	e.fill(&st)
+	st.FaultLive = fault == 1
 	st.Code, st.CodeFound = code.credential()
 	st.Order, st.OrderFound = order.order()
-	if clock.Valid {
-		st.TestClock, st.OnTestClock = fromMicros(clock.Int64), true
+	if c := db.merchants; c != nil {
+		c.put(gen, cacheKey{keyState, mchID}, mchID, e)
+		c.put(gen, faultKey(mchID, api), mchID, st.FaultLive)
 	}
 	return st, nil
 }
 
+// cachedState fills st from the cache when it holds the merchant's state and knows
+// whether a fault rule waits for api; otherwise it returns the generation a read must
+// quote to store what it reads.
+func (db *DB) cachedState(mchID, api string, st *pay.MerchantState) (gen uint64, ok bool) {
+	c := db.merchants
+	if c == nil {
+		return 0, false
+	}
+	v, gen, ok := c.get(cacheKey{keyState, mchID})
+	if !ok {
+		return gen, false
+	}
+	live, _, ok := c.get(faultKey(mchID, api))
+	if !ok {
+		return gen, false
+	}
+	v.(stateEntry).fill(st)
+	st.FaultLive = live.(bool)
+	return gen, true
+}
+
+// readAlso reads what also names, with the merchant's state already known.
+func (db *DB) readAlso(ctx context.Context, st *pay.MerchantState, also pay.Also) error {
+	var (
+		code  credentialRow
+		order orderRow
+		err   error
+	)
+	byTxID, key := also.TransactionID != "", also.OutTradeNo
+	if byTxID {
+		key = also.TransactionID
+	}
+	switch {
+	case also.CodeHash != "":
+		q := sqlCodeAndOrderByNo
+		if byTxID {
+			q = sqlCodeAndOrderByTxID
+		}
+		err = db.row(ctx, q, also.CodeHash, also.Owner, key).Scan(append(code.dest(), order.dest()...)...)
+	case key != "":
+		q := sqlOrderByNo
+		if byTxID {
+			q = sqlOrderByTxID
+		}
+		err = db.row(ctx, q, also.Owner, key).Scan(order.dest()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	st.Code, st.CodeFound = code.credential()
+	st.Order, st.OrderFound = order.order()
+	return nil
+}
+
 // InsertFault implements pay.Tx.
 func (t *Tx) InsertFault(ctx context.Context, f pay.Fault) error {
-	_, err := t.Exec(ctx, `INSERT INTO fault_rules (id, mch_id, api, err_code, delay_ms, remaining, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		f.ID, f.MchID, f.API, f.ErrCode, f.Delay.Milliseconds(), f.Remaining, micros(f.CreatedAt))
-	return err
+	if _, err := t.Exec(ctx, `INSERT INTO fault_rules (id, mch_id, api, err_code, delay_ms, remaining, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.MchID, f.API, f.ErrCode, f.Delay.Milliseconds(), f.Remaining, micros(f.CreatedAt)); err != nil {
+		return err
+	}
+	return t.merchantChanged(ctx, f.MchID) // the cached state says whether a rule waits
 }
 
 // PasswordThreshold implements pay.Tx.
@@ -469,7 +574,7 @@ func (t *Tx) SetPasswordThreshold(ctx context.Context, mchID string, fen int64) 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return errcode.E(errcode.NotFound, "merchant %s does not exist", mchID)
 	}
-	return nil
+	return t.merchantChanged(ctx, mchID) // the cached state holds the threshold
 }
 
 // BillMode implements pay.Tx.

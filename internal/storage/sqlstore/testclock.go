@@ -43,24 +43,30 @@ func (db *DB) SetTestClock(ctx context.Context, mchID string, t time.Time) error
 		if cur.Valid && micros(t) < cur.Int64 {
 			return errcode.E(errcode.Invalid, "a test clock only moves forward (it is at %s)", fromMicros(cur.Int64).Format(time.RFC3339))
 		}
-		_, err = tx.Exec(ctx, `UPDATE merchants SET test_clock = ? WHERE mch_id = ?`, micros(t), mchID)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE merchants SET test_clock = ? WHERE mch_id = ?`, micros(t), mchID); err != nil {
+			return err
+		}
+		return tx.merchantChanged(ctx, mchID) // the cached state (MerchantState) holds the clock
 	})
 }
 
 // ClearTestClock returns a merchant to the real clock.
 func (db *DB) ClearTestClock(ctx context.Context, mchID string) error {
 	return db.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE merchants SET test_clock = NULL WHERE mch_id = ?`, mchID)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE merchants SET test_clock = NULL WHERE mch_id = ?`, mchID); err != nil {
+			return err
+		}
+		return tx.merchantChanged(ctx, mchID)
 	})
 }
 
 // SetProduction marks a merchant as production: no test clock, ever.
 func (db *DB) SetProduction(ctx context.Context, mchID string) error {
 	return db.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE merchants SET production = 1, test_clock = NULL WHERE mch_id = ?`, mchID)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE merchants SET production = 1, test_clock = NULL WHERE mch_id = ?`, mchID); err != nil {
+			return err
+		}
+		return tx.merchantChanged(ctx, mchID)
 	})
 }
 
