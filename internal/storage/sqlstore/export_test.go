@@ -65,3 +65,6 @@ func (db *DB) StateCached(mchID, api string) bool {
 
 // DropCached forgets what this store's cache holds of mchID, as a change of it would.
 func (db *DB) DropCached(mchID string) { db.merchants.drop(mchID) }
+
+// DebitReadSQL is the statement of DebitRead as sent to this store's database.
+func (db *DB) DebitReadSQL() string { return db.d.rebind(sqlDebitRead) }

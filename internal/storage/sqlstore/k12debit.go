@@ -117,13 +117,21 @@ func (t *Tx) InsertDebit(ctx context.Context, d k12.DebitRecord) error {
 	return err
 }
 
+// sqlCountedSum sums the counted debits among the rows a statement selects. Counting
+// in the sum rather than with `counted = 1` in the WHERE clause keeps the partial
+// credential index (whose predicate is counted = 1) out of the planner's choices: a
+// generic plan made while k12_debits was small took it for the day's sum, and then
+// every debit filtered all counted debits of the platform; the student's refused
+// debits are few.
+const sqlCountedSum = `COALESCE(SUM(CASE WHEN counted = 1 THEN total_fee ELSE 0 END), 0)`
+
 // sqlDebitRead reads, in one statement and so one snapshot, a service provider's K12
 // settings, webhook URL and test clock; one of its organisations; a user, its contract
 // and what its counted debits took on a day; whether a counted debit used a credential
 // and whether an out_trade_no names a debit.
 var sqlDebitRead = `SELECT m.production, m.advance_funding, m.k12_payment_limit, m.k12_daily_limit, m.notify_url, m.test_clock, ` +
 	prefixed("o.", orgCols) + `, ` + prefixed("u.", userCols) + `, COALESCE(u.debit_seq, 0), ` + prefixed("c.", contractCols) + `,
-	(SELECT COALESCE(SUM(total_fee), 0) FROM k12_debits WHERE user_id = u.user_id AND day = ? AND counted = 1),
+	(SELECT ` + sqlCountedSum + ` FROM k12_debits WHERE user_id = u.user_id AND day = ?),
 	CASE WHEN EXISTS (SELECT 1 FROM k12_debits WHERE credential_hash = ? AND counted = 1) THEN 1 ELSE 0 END,
 	CASE WHEN EXISTS (SELECT 1 FROM k12_debits WHERE owner_mch_id = ? AND out_trade_no = ?) THEN 1 ELSE 0 END
 	FROM merchants m
@@ -205,15 +213,16 @@ func (t *Tx) CredentialUsed(ctx context.Context, hash string) (owner, outTradeNo
 // CountedOn implements k12.DebitTx.
 func (t *Tx) CountedOn(ctx context.Context, userID, day string) (int64, error) {
 	var sum int64
-	err := t.QueryRow(ctx, `SELECT COALESCE(SUM(total_fee), 0) FROM k12_debits WHERE user_id = ? AND day = ? AND counted = 1`, userID, day).Scan(&sum)
+	err := t.QueryRow(ctx, `SELECT `+sqlCountedSum+` FROM k12_debits WHERE user_id = ? AND day = ?`, userID, day).Scan(&sum)
 	return sum, err
 }
 
-// OpenDebts implements k12.DebitTx.
+// OpenDebts implements k12.DebitTx. counted is 0 or 1; `<> 0` rather than `= 1`
+// keeps the partial credential index out of the plan, as sqlCountedSum does.
 func (t *Tx) OpenDebts(ctx context.Context, userID string) ([]pay.Order, error) {
 	rows, err := t.Query(ctx, `SELECT `+prefixed("o.", orderCols)+` FROM orders o JOIN k12_debits d
 		ON d.owner_mch_id = o.owner_mch_id AND d.out_trade_no = o.out_trade_no
-		WHERE d.user_id = ? AND d.counted = 1 AND o.debt_state = ? ORDER BY o.created_at, o.out_trade_no`+t.db.d.forUpdate(), userID, pay.InDebt)
+		WHERE d.user_id = ? AND d.counted <> 0 AND o.debt_state = ? ORDER BY o.created_at, o.out_trade_no`+t.db.d.forUpdate(), userID, pay.InDebt)
 	if err != nil {
 		return nil, err
 	}
