@@ -121,7 +121,7 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	if err != nil {
 		return PayReport{}, err
 	}
-	codes, err := prepareCodes(ctx, p.Pay, cr, int(cfg.Duration.Seconds()*4000), cfg.Payers)
+	codes, err := prepareCodes(ctx, p.Pay, cr, int(cfg.Duration.Seconds()*8000), cfg.Payers)
 	if err != nil {
 		return PayReport{}, err
 	}
