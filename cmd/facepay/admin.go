@@ -36,7 +36,11 @@ func withStore(ctx context.Context, f *storeFlags, fn func(db *sqlstore.DB) erro
 		return err
 	}
 	defer db.Close()
-	return fn(db)
+	if err := fn(db); err != nil {
+		return err
+	}
+	// A running serve caches merchants: return once it has heard of what fn changed.
+	return db.AwaitWatchers(ctx)
 }
 
 func printJSON(w io.Writer, v any) error {

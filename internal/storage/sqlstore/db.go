@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/clock"
@@ -38,8 +39,12 @@ type DB struct {
 	batch  *committer   // SQLite: group commit; nil on PostgreSQL
 	pipe   *pipeline    // PostgreSQL: guarded writes pipelined and group-committed
 	reads  *readBatcher // PostgreSQL: the hot single-row reads, pipelined
-	// PostgreSQL: merchants as read, dropped on NOTIFY; nil on SQLite
+	// Merchants as read, dropped when another process's change is heard (NOTIFY on
+	// PostgreSQL, a polled generation on SQLite).
 	merchants *merchantCache
+	// This store changed a merchant that other processes may hold in their caches
+	// (AwaitWatchers).
+	announced atomic.Bool
 	ckpt      *checkpointer // SQLite: WAL checkpoints beside the writer
 	fold      *ticker       // folds deferred ledger credits
 	// SQLite: statements kept prepared on the writer and on the read pool; nil on

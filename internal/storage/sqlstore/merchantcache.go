@@ -240,10 +240,40 @@ func (t *Tx) merchantChanged(ctx context.Context, mchID string) error {
 // and before any caller hears how it ended, so no caller of this process reads back
 // what it changed from the cache.
 func (t *Tx) settle() {
+	if len(t.changed) > 0 {
+		t.db.announced.Store(true)
+	}
 	if t.db.merchants != nil {
 		for _, id := range t.changed {
 			t.db.merchants.drop(id)
 		}
 	}
 	t.changed = nil
+}
+
+// notifyHeard is how long a NOTIFY takes, with a wide margin, to reach and be applied
+// by the other processes listening on one PostgreSQL host: delivery is at commit,
+// the listener drops the merchant as it reads the notification.
+const notifyHeard = 100 * time.Millisecond
+
+// AwaitWatchers returns once every other process watching the database has heard of
+// the merchant changes this store made (none: at once). A command that changes a
+// merchant (an admin command setting a test clock, a fault rule, a password
+// threshold or an appid) calls it before it exits, so that the next request to a
+// running serve sees the change: a SQLite serve hears it at its next poll of the
+// generation, a PostgreSQL one with the notification.
+func (db *DB) AwaitWatchers(ctx context.Context) error {
+	if !db.announced.Load() {
+		return nil
+	}
+	wait := notifyHeard
+	if db.d.name() == "sqlite" {
+		wait = 2*sqliteWatchEvery + notifyHeard // a poll that had just read the old generation, then the next
+	}
+	select {
+	case <-time.After(wait):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -142,20 +142,39 @@ func testMerchantStateFromTheCache(t *testing.T, b storagetest.Backend) {
 		t.Fatalf("still on a test clock after this store cleared it: %v", st.TestClock)
 	}
 
-	// Another process's changes reach it.
+	// Another process's changes reach it, and have reached it when that process's
+	// AwaitWatchers returns (an admin command waits so before it exits).
+	settled := func() {
+		t.Helper()
+		if err := other.AwaitWatchers(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t1 := t0.Add(24 * time.Hour)
 	warm(apiOrderQuery)
 	if err := other.SetTestClock(ctx, m, t1); err != nil {
 		t.Fatal(err)
 	}
-	eventually("the other process's test clock", func() bool { return clockAt(state(apiOrderQuery, pay.Also{})).Equal(t1) })
+	settled()
+	if got := clockAt(state(apiOrderQuery, pay.Also{})); !got.Equal(t1) {
+		t.Fatalf("test clock after another process moved it: %v", got)
+	}
 	warm(apiOrderQuery)
 	inTx(other, func(tx pay.Tx) error { return tx.InsertFault(ctx, fault("F2", apiOrderQuery)) })
-	eventually("the other process's fault rule", func() bool { return state(apiOrderQuery, pay.Also{}).FaultLive })
+	settled()
+	if !state(apiOrderQuery, pay.Also{}).FaultLive {
+		t.Fatal("another process's fault rule is not seen")
+	}
 	warm(apiOrderQuery)
 	take(other, apiOrderQuery)
-	eventually("the other process used the fault rule up", func() bool { return !state(apiOrderQuery, pay.Also{}).FaultLive })
+	settled()
+	if state(apiOrderQuery, pay.Also{}).FaultLive {
+		t.Fatal("a fault rule another process used up is still seen")
+	}
 	warm(apiOrderQuery)
 	inTx(other, func(tx pay.Tx) error { return tx.SetPasswordThreshold(ctx, m, 700) })
-	eventually("the other process's password threshold", func() bool { return state(apiOrderQuery, pay.Also{}).PasswordThreshold == 700 })
+	settled()
+	if got := state(apiOrderQuery, pay.Also{}).PasswordThreshold; got != 700 {
+		t.Fatalf("password threshold after another process set it: %d", got)
+	}
 }
