@@ -77,7 +77,7 @@ func RunScale(ctx context.Context, cfg ScaleConfig) ([]ScaleRow, error) {
 	var rows []ScaleRow
 	for _, n := range cfg.Instances {
 		// Minted just before each measurement: a face code lives two minutes.
-		want := int(cfg.Duration.Seconds() * 1500)
+		want := int(cfg.Duration.Seconds() * 4000)
 		fmt.Fprintf(cfg.Progress, "minting %d face codes...\n", want)
 		codes, err := prepareCodes(ctx, p.Pay, cr, want, 200)
 		if err != nil {
