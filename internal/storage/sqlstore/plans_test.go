@@ -1,0 +1,90 @@
+package sqlstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
+)
+
+// Every read of k12_debits in a debit's read is an index lookup by its own keys (the
+// student and day, the credential, the order number), even in the generic plan
+// PostgreSQL keeps for a prepared statement once it was planned on a small table.
+// When the day's sum said `counted = 1` in its WHERE clause, that plan took the
+// partial credential index (whose predicate is counted = 1) and filtered every
+// counted debit of the platform: each debit of a lunch hour read all before it.
+func TestDebitReadLooksUpItsOwnRows(t *testing.T) {
+	b := storagetest.Open(t, "postgres")
+	lines := genericPlan(t, b, b.DB.DebitReadSQL(), "'2026-12-04', 'C', 'M', 'O', 'ORG', 'U', 'SP'")
+	plan := strings.Join(lines, "\n")
+	scans := 0
+	for i, line := range lines {
+		if !strings.Contains(line, " on k12_debits") {
+			continue
+		}
+		scans++
+		want := map[string]string{"k12_debits_user_day": "user_id", "k12_debits_credential": "credential_hash", "k12_debits_pkey": "out_trade_no"}
+		ok := false
+		for index, key := range want {
+			if strings.Contains(line, "using "+index+" on") && i+1 < len(lines) &&
+				strings.Contains(lines[i+1], "Index Cond:") && strings.Contains(lines[i+1], key) {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Fatalf("a read of k12_debits is not a lookup by its own key:\n%s\n\n%s", line, plan)
+		}
+	}
+	if scans != 3 {
+		t.Fatalf("%d reads of k12_debits, want 3 (the day's sum, the credential, the order number):\n%s", scans, plan)
+	}
+}
+
+// Claiming due notifications scans the pending ones only as far as the latest clock
+// a merchant is on: notifications waiting for a later retry are not read on every
+// poll. Without the bound the index scan went through every pending notification,
+// evaluating each one's merchant clock.
+func TestClaimStopsAtTheClockHorizon(t *testing.T) {
+	b := storagetest.Open(t, "postgres")
+	lines := genericPlan(t, b, b.DB.ClaimSQL(), "1, 'owner', 100, 50, 50, 10")
+	plan := strings.Join(lines, "\n")
+	for i, line := range lines {
+		if strings.Contains(line, "using notifications_due on notifications") {
+			if i+1 < len(lines) && strings.Contains(lines[i+1], "Index Cond:") && strings.Contains(lines[i+1], "next_at <=") {
+				return
+			}
+			t.Fatalf("the scan of pending notifications has no bound on next_at:\n%s", plan)
+		}
+	}
+	t.Fatalf("pending notifications are not read through notifications_due:\n%s", plan)
+}
+
+// genericPlan is PostgreSQL's generic plan of a statement of b's store (the plan a
+// prepared statement keeps), executed with args.
+func genericPlan(t *testing.T, b storagetest.Backend, q, args string) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, b.Config.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "PREPARE planned AS "+q); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, "EXPLAIN EXECUTE planned("+args+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
