@@ -69,7 +69,6 @@ func (db *DB) DropCached(mchID string) { db.merchants.drop(mchID) }
 // DebitReadSQL is the statement of DebitRead as sent to this store's database.
 func (db *DB) DebitReadSQL() string { return db.d.rebind(sqlDebitRead) }
 
-
 // ClaimSQL is the statement that claims due notifications, as sent to this store's
 // database (RETURNING only the id).
 func (db *DB) ClaimSQL() string {

@@ -48,4 +48,3 @@ func BenchmarkClaimWithBacklog(b *testing.B) {
 		})
 	}
 }
-
