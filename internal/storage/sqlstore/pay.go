@@ -40,8 +40,11 @@ func (r *orderRow) dest() []any {
 		&r.funding, &r.debtState, &r.repayment}
 }
 
-// order is the row's order; found=false when the join found none.
+// order is the row's order; found=false, and the zero Order, when the join found none.
 func (r *orderRow) order() (o pay.Order, found bool) {
+	if !r.owner.Valid {
+		return o, false
+	}
 	o = pay.Order{OwnerMchID: r.owner.String, OutTradeNo: r.no.String, TransactionID: r.txID.String, MchID: r.mch.String,
 		SubMchID: r.subMch.String, AppID: r.app.String, SubAppID: r.subApp.String, API: r.api.String, TradeType: r.tradeType.String,
 		PayerID: r.payer.String, OpenID: r.openID.String, SubOpenID: r.subOpenID.String, TotalFee: r.fee.Int64, FeeType: r.feeType.String,
@@ -55,7 +58,7 @@ func (r *orderRow) order() (o pay.Order, found bool) {
 	if r.decide.Valid {
 		o.DecideBy = fromMicros(r.decide.Int64)
 	}
-	return o, r.owner.Valid
+	return o, true
 }
 
 func scanOrder(s scanner) (pay.Order, error) {
@@ -155,15 +158,13 @@ func codeAndOrder(orderKey string) string {
 }
 
 // Empty keys match no row, at the cost of an index probe each: two statement texts
-// serve every request whose merchant is not cached, two each the charges and the
-// queries of the others.
+// serve every request whose merchant is not cached, two the charges of the others
+// (their queries read the order alone, as FindOrder does).
 var (
 	sqlMerchantStateByNo   = merchantState("out_trade_no")
 	sqlMerchantStateByTxID = merchantState("transaction_id")
 	sqlCodeAndOrderByNo    = codeAndOrder("out_trade_no")
 	sqlCodeAndOrderByTxID  = codeAndOrder("transaction_id")
-	sqlOrderByNo           = `SELECT ` + orderCols + ` FROM orders WHERE owner_mch_id = ? AND out_trade_no = ?`
-	sqlOrderByTxID         = `SELECT ` + orderCols + ` FROM orders WHERE owner_mch_id = ? AND transaction_id = ?`
 )
 
 // credentialRow holds the credentialCols of one row, every one nullable, so that a
@@ -177,11 +178,15 @@ func (r *credentialRow) dest() []any {
 	return []any{&r.hash, &r.kind, &r.payer, &r.mch, &r.app, &r.dev, &r.ai, &r.exp, &r.used, &r.created}
 }
 
-// credential is the row's credential; found=false when the join found none.
+// credential is the row's credential; found=false, and the zero Credential, when the
+// join found none.
 func (r *credentialRow) credential() (c pay.Credential, found bool) {
+	if !r.hash.Valid {
+		return c, false
+	}
 	return pay.Credential{Hash: r.hash.String, Kind: r.kind.String, PayerID: r.payer.String, MchID: r.mch.String, AppID: r.app.String,
 		DeviceID: r.dev.String, AuthInfoHash: r.ai.String, ExpiresAt: fromMicros(r.exp.Int64), UsedBy: r.used.String,
-		CreatedAt: fromMicros(r.created.Int64)}, r.hash.Valid
+		CreatedAt: fromMicros(r.created.Int64)}, true
 }
 
 func scanCredential(s scanner) (pay.Credential, error) {
@@ -511,39 +516,26 @@ func (db *DB) cachedState(mchID, api string, st *pay.MerchantState) (gen uint64,
 }
 
 // readAlso reads what also names, with the merchant's state already known.
-func (db *DB) readAlso(ctx context.Context, st *pay.MerchantState, also pay.Also) error {
-	var (
-		code  credentialRow
-		order orderRow
-		err   error
-	)
-	byTxID, key := also.TransactionID != "", also.OutTradeNo
-	if byTxID {
-		key = also.TransactionID
-	}
+func (db *DB) readAlso(ctx context.Context, st *pay.MerchantState, also pay.Also) (err error) {
 	switch {
 	case also.CodeHash != "":
-		q := sqlCodeAndOrderByNo
-		if byTxID {
-			q = sqlCodeAndOrderByTxID
+		var (
+			code  credentialRow
+			order orderRow
+		)
+		q, key := sqlCodeAndOrderByNo, also.OutTradeNo
+		if also.TransactionID != "" {
+			q, key = sqlCodeAndOrderByTxID, also.TransactionID
 		}
-		err = db.row(ctx, q, also.CodeHash, also.Owner, key).Scan(append(code.dest(), order.dest()...)...)
-	case key != "":
-		q := sqlOrderByNo
-		if byTxID {
-			q = sqlOrderByTxID
+		if err := db.row(ctx, q, also.CodeHash, also.Owner, key).Scan(append(code.dest(), order.dest()...)...); err != nil {
+			return err
 		}
-		err = db.row(ctx, q, also.Owner, key).Scan(order.dest()...)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = nil
-		}
+		st.Code, st.CodeFound = code.credential()
+		st.Order, st.OrderFound = order.order()
+	case also.OutTradeNo != "" || also.TransactionID != "":
+		st.Order, st.OrderFound, err = db.FindOrder(ctx, also.Owner, also.OutTradeNo, also.TransactionID)
 	}
-	if err != nil {
-		return err
-	}
-	st.Code, st.CodeFound = code.credential()
-	st.Order, st.OrderFound = order.order()
-	return nil
+	return err
 }
 
 // InsertFault implements pay.Tx.
