@@ -14,6 +14,7 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/errcode"
+	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/seal"
 )
 
@@ -47,6 +48,7 @@ type DB struct {
 	announced atomic.Bool
 	ckpt      *checkpointer // SQLite: WAL checkpoints beside the writer
 	fold      *ticker       // folds deferred ledger credits
+	codes     *codeCache    // codes this process minted (codecache.go)
 	// SQLite: statements kept prepared on the writer and on the read pool; nil on
 	// PostgreSQL, whose driver keeps its own.
 	writeStmts, readStmts *stmtCache
@@ -96,6 +98,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	db.codes = newCodeCache()
 	db.fold = startFolder(db)
 	return db, nil
 }
@@ -174,7 +177,8 @@ func (db *DB) checkKey(ctx context.Context) error {
 type Tx struct {
 	tx      *sql.Tx
 	db      *DB
-	changed []string // merchants whose cached entries settle drops (merchantChanged)
+	changed []string         // merchants whose cached entries settle drops (merchantChanged)
+	minted  []pay.Credential // codes settle keeps once committed (codecache.go)
 }
 
 // Exec runs a statement written with ? placeholders.
@@ -233,7 +237,7 @@ func (db *DB) once(ctx context.Context, fn func(*Tx) error) (err error) {
 		if err != nil {
 			_ = sqlTx.Rollback()
 		}
-		tx.settle()
+		tx.settle(err == nil)
 	}()
 	if err = runJob(&job{fn: fn}, tx); err != nil {
 		return err

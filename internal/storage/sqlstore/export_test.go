@@ -74,3 +74,9 @@ func (db *DB) DebitReadSQL() string { return db.d.rebind(sqlDebitRead) }
 func (db *DB) ClaimSQL() string {
 	return db.d.rebind(sqlClaimDue + db.d.skipLocked() + `) RETURNING id`)
 }
+
+// CodeCached tells whether the store knows the code hash from its own minting.
+func (db *DB) CodeCached(hash string) bool {
+	_, ok := db.codes.get(hash)
+	return ok
+}

@@ -145,13 +145,13 @@ func (c *committer) once(batch []*job) (int, error) {
 		}
 		if err := runJob(j, tx); err != nil {
 			_ = sqlTx.Rollback()
-			tx.settle()
+			tx.settle(false)
 			j.done <- err
 			return i, nil
 		}
 	}
 	err = sqlTx.Commit()
-	tx.settle() // before anyone hears of the commit
+	tx.settle(err == nil) // before anyone hears of the commit
 	if err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
 	}

@@ -235,11 +235,16 @@ func (t *Tx) merchantChanged(ctx context.Context, mchID string) error {
 	return err
 }
 
-// settle drops this process's entries of the merchants tx changed. It runs once the
-// transaction has ended, committed or not (a failed commit's outcome may be unknown),
-// and before any caller hears how it ended, so no caller of this process reads back
-// what it changed from the cache.
-func (t *Tx) settle() {
+// settle drops this process's entries of the merchants tx changed, and keeps the
+// codes it minted when it committed. It runs once the transaction has ended,
+// committed or not (a failed commit's outcome may be unknown), and before any caller
+// hears how it ended, so no caller of this process reads back what it changed from
+// the cache.
+func (t *Tx) settle(committed bool) {
+	if committed && len(t.minted) > 0 && t.db.codes != nil {
+		t.db.codes.add(t.db.clock.Now(), t.minted)
+	}
+	t.minted = nil
 	if len(t.changed) > 0 {
 		t.db.announced.Store(true)
 	}

@@ -211,6 +211,7 @@ const sqlClaim = `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ? AND
 // ApplyPayment implements pay.Store: the interactive charge's writes, each guarded.
 func (db *DB) ApplyPayment(ctx context.Context, p pay.Payment) error {
 	tr := p.Transfer
+	db.codes.drop(p.CodeHash) // used or not, a miss only costs a read
 	err := db.applyGuarded(ctx, []step{
 		{q: sqlClaim, args: []any{p.UsedBy, p.CodeHash}, one: true},
 		{q: sqlInsertOrder, args: orderArgs(p.Order)},
@@ -226,6 +227,7 @@ func (db *DB) ApplyPayment(ctx context.Context, p pay.Payment) error {
 
 // ClaimCredential implements pay.Tx: one conditional update, which also locks the row.
 func (t *Tx) ClaimCredential(ctx context.Context, hash, usedBy string) (pay.Credential, bool, error) {
+	t.db.codes.drop(hash)
 	c, err := scanCredential(t.QueryRow(ctx, sqlClaim+` RETURNING `+credentialCols, usedBy, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
@@ -239,6 +241,10 @@ func (t *Tx) InsertCredential(ctx context.Context, c pay.Credential) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.Kind, c.PayerID, nullString(c.MchID), nullString(c.AppID), nullString(c.DeviceID), nullString(c.AuthInfoHash),
 		micros(c.ExpiresAt), micros(c.CreatedAt))
+	if err == nil {
+		c.UsedBy = ""
+		t.minted = append(t.minted, asStored(c))
+	}
 	return err
 }
 
@@ -518,6 +524,7 @@ func (db *DB) cachedState(mchID, api string, st *pay.MerchantState) (gen uint64,
 // readAlso reads what also names, with the merchant's state already known.
 func (db *DB) readAlso(ctx context.Context, st *pay.MerchantState, also pay.Also) (err error) {
 	switch {
+	case also.CodeHash != "" && also.OutTradeNo == "" && also.TransactionID == "" && db.cachedCode(st, also.CodeHash):
 	case also.CodeHash != "":
 		var (
 			code  credentialRow
@@ -536,6 +543,15 @@ func (db *DB) readAlso(ctx context.Context, st *pay.MerchantState, also pay.Also
 		st.Order, st.OrderFound, err = db.FindOrder(ctx, also.Owner, also.OutTradeNo, also.TransactionID)
 	}
 	return err
+}
+
+// cachedCode fills st's code from the codes this process minted, when it holds it.
+func (db *DB) cachedCode(st *pay.MerchantState, hash string) bool {
+	c, ok := db.codes.get(hash)
+	if ok {
+		st.Code, st.CodeFound = c, true
+	}
+	return ok
 }
 
 // InsertFault implements pay.Tx.

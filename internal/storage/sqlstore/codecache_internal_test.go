@@ -1,0 +1,40 @@
+package sqlstore
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/pay"
+)
+
+// The cache of minted codes stays bounded: by count under a minting storm, and by
+// age, past which no code it holds could still pay.
+func TestCodeCacheIsBounded(t *testing.T) {
+	c := newCodeCache()
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	batch := make([]pay.Credential, 1000)
+	for i := 0; i < codeCacheMax/len(batch)+5; i++ {
+		for j := range batch {
+			batch[j] = pay.Credential{Hash: strconv.Itoa(i*len(batch) + j)}
+		}
+		c.add(t0, batch)
+	}
+	if n := c.len(); n != codeCacheMax {
+		t.Fatalf("%d codes held, want the bound %d", n, codeCacheMax)
+	}
+	if _, ok := c.get("0"); ok {
+		t.Fatal("the oldest code is still held past the bound")
+	}
+	last := strconv.Itoa((codeCacheMax/len(batch)+5)*len(batch) - 1)
+	if _, ok := c.get(last); !ok {
+		t.Fatal("the newest code was dropped")
+	}
+	c.add(t0.Add(codeCacheKeep+time.Second), []pay.Credential{{Hash: "late"}})
+	if n := c.len(); n != 1 {
+		t.Fatalf("%d codes held after all the others aged out, want 1", n)
+	}
+	if len(c.fifo)-c.head != 1 {
+		t.Fatalf("the minting order still holds %d entries", len(c.fifo)-c.head)
+	}
+}
