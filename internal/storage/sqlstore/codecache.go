@@ -29,23 +29,25 @@ const (
 
 type codeCache struct {
 	mu    sync.Mutex
-	items map[string]pay.Credential
-	fifo  []mintedAt // in minting order; entries may already be gone from items
+	items map[string]*pay.Credential // pointers: a map's slots outlive its entries
+	fifo  []mintedAt                 // in minting order; entries may already be gone from items
 	head  int
 }
 
 type mintedAt struct {
-	hash string
-	at   time.Time
+	hash string // shares its bytes with the key
+	at   int64  // UnixNano of the add
 }
 
-func newCodeCache() *codeCache { return &codeCache{items: map[string]pay.Credential{}} }
+func newCodeCache() *codeCache { return &codeCache{items: map[string]*pay.Credential{}} }
 
 func (c *codeCache) get(hash string) (pay.Credential, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.items[hash]
-	return v, ok
+	if v, ok := c.items[hash]; ok {
+		return *v, true
+	}
+	return pay.Credential{}, false
 }
 
 // add keeps codes a transaction minted and committed, dropping those older than
@@ -53,11 +55,12 @@ func (c *codeCache) get(hash string) (pay.Credential, bool) {
 func (c *codeCache) add(now time.Time, creds []pay.Credential) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	at := now.UnixNano()
 	for _, cr := range creds {
-		c.items[cr.Hash] = cr
-		c.fifo = append(c.fifo, mintedAt{cr.Hash, now})
+		c.items[cr.Hash] = &cr
+		c.fifo = append(c.fifo, mintedAt{cr.Hash, at})
 	}
-	for c.head < len(c.fifo) && (len(c.fifo)-c.head > codeCacheMax || now.Sub(c.fifo[c.head].at) > codeCacheKeep) {
+	for c.head < len(c.fifo) && (len(c.fifo)-c.head > codeCacheMax || at-c.fifo[c.head].at > int64(codeCacheKeep)) {
 		delete(c.items, c.fifo[c.head].hash)
 		c.fifo[c.head] = mintedAt{}
 		c.head++
@@ -66,12 +69,22 @@ func (c *codeCache) add(now time.Time, creds []pay.Credential) {
 		c.fifo = append(c.fifo[:0], c.fifo[c.head:]...)
 		c.head = 0
 	}
+	c.release()
+}
+
+// release gives a passed burst's memory back once every code it minted is used or
+// dropped: a map keeps its slots after its entries are deleted.
+func (c *codeCache) release() {
+	if len(c.items) == 0 && cap(c.fifo) > 1024 {
+		c.items, c.fifo, c.head = map[string]*pay.Credential{}, nil, 0
+	}
 }
 
 func (c *codeCache) drop(hash string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.items, hash)
+	c.release()
 }
 
 func (c *codeCache) len() int {

@@ -38,3 +38,23 @@ func TestCodeCacheIsBounded(t *testing.T) {
 		t.Fatalf("the minting order still holds %d entries", len(c.fifo)-c.head)
 	}
 }
+
+// Once every code of a burst is used, the cache gives the burst's memory back.
+func TestCodeCacheReleasesABurst(t *testing.T) {
+	c := newCodeCache()
+	batch := make([]pay.Credential, 5000)
+	for i := range batch {
+		batch[i] = pay.Credential{Hash: strconv.Itoa(i)}
+	}
+	c.add(time.Now(), batch)
+	for _, cr := range batch[:len(batch)-1] {
+		c.drop(cr.Hash)
+	}
+	if len(c.fifo) == 0 {
+		t.Fatal("released while a code was still held")
+	}
+	c.drop(batch[len(batch)-1].Hash)
+	if c.fifo != nil || c.len() != 0 {
+		t.Fatalf("after the burst: %d in the minting order, %d held", len(c.fifo), c.len())
+	}
+}
