@@ -93,9 +93,10 @@ func (c *codeCache) len() int {
 	return len(c.items)
 }
 
-// asStored is c as the database returns it: times to the microsecond, in UTC, so a
-// cached code reads exactly as a read one.
+// asStored is c as InsertCredential stores it and the database returns it: unused,
+// times to the microsecond in UTC, so a cached code reads exactly as a read one.
 func asStored(c pay.Credential) pay.Credential {
 	c.ExpiresAt, c.CreatedAt = fromMicros(micros(c.ExpiresAt)), fromMicros(micros(c.CreatedAt))
+	c.UsedBy = ""
 	return c
 }

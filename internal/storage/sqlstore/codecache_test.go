@@ -46,16 +46,7 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 	}
 	// With the merchant's state cached, the code comes from the cache and reads as the
 	// row does (times to the microsecond).
-	warm := func() {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !b.DB.StateCached(m, pay.APIFacePay); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the merchant's state is not cached within 10 s")
-			}
-			state("")
-		}
-	}
-	warm()
+	warmState(t, b.DB, m, pay.APIFacePay)
 	if st := state("C1"); !st.CodeFound || st.Code.UsedBy != "" || st.Code.DeviceID != "D1" ||
 		!st.Code.ExpiresAt.Equal(t0.Add(2*time.Minute)) || st.Code.ExpiresAt.Location() != time.UTC {
 		t.Fatalf("cached code: %+v", st.Code)
@@ -87,7 +78,7 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	warm()
+	warmState(t, b.DB, m, pay.APIFacePay)
 	if st := state("C1"); !b.DB.CodeCached("C1") || st.Code.UsedBy != "" {
 		t.Fatalf("expected the stale entry to be served: %+v", st.Code)
 	}

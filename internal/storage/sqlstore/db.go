@@ -94,11 +94,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.codes = newCodeCache() // before the first transaction, whose settle may fill it
 	if err := db.checkKey(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	db.codes = newCodeCache()
 	db.fold = startFolder(db)
 	return db, nil
 }

@@ -241,7 +241,7 @@ func (t *Tx) merchantChanged(ctx context.Context, mchID string) error {
 // hears how it ended, so no caller of this process reads back what it changed from
 // the cache.
 func (t *Tx) settle(committed bool) {
-	if committed && len(t.minted) > 0 && t.db.codes != nil {
+	if committed && len(t.minted) > 0 {
 		t.db.codes.add(t.db.clock.Now(), t.minted)
 	}
 	t.minted = nil

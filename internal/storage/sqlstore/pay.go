@@ -242,7 +242,6 @@ func (t *Tx) InsertCredential(ctx context.Context, c pay.Credential) error {
 		c.Hash, c.Kind, c.PayerID, nullString(c.MchID), nullString(c.AppID), nullString(c.DeviceID), nullString(c.AuthInfoHash),
 		micros(c.ExpiresAt), micros(c.CreatedAt))
 	if err == nil {
-		c.UsedBy = ""
 		t.minted = append(t.minted, asStored(c))
 	}
 	return err
