@@ -21,7 +21,7 @@ import (
 // generation the write moved on, every sqliteWatchEvery, which empties the cache when
 // it moved. Until the watch is running, and whenever it fails, the cache is emptied and
 // not used, so a missed change cannot leave a stale entry behind. A read racing a
-// change does not store what it read (gen). An appid missing from a cached merchant is
+// change of its merchant does not store what it read (gen, dropped). An appid missing from a cached merchant is
 // read again before a request is refused (tenant's checkApp), so a binding made in
 // another process works at once. Only what exists is cached: an unknown serial is
 // read every time.
@@ -29,10 +29,17 @@ type merchantCache struct {
 	watch func(ctx context.Context, c *merchantCache) error // returns only when it failed or ctx ended
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	gen   uint64
-	live  bool // the watch is running: changes are heard
-	items map[cacheKey]cached
+	mu   sync.Mutex
+	gen  uint64 // moves on at every drop and reset; a read quotes it (get) to store (put)
+	live bool   // the watch is running: changes are heard
+	// A read stores nothing when its merchant was dropped after it began (dropped) or
+	// when it began before floor. Only the merchant's own drops count: every process
+	// on a database hears every merchant's changes (and every test schema's, where
+	// tests share one database), and a change of one merchant must not keep the
+	// others' reads from being stored.
+	dropped map[string]uint64 // mch_id → gen of its last drop, since floor
+	floor   uint64
+	items   map[cacheKey]cached
 
 	start   sync.Once
 	started bool // set inside start
@@ -62,7 +69,8 @@ type cached struct {
 const merchantChannel = "openfacepay_merchant"
 
 func newMerchantCache(watch func(context.Context, *merchantCache) error, log *slog.Logger) *merchantCache {
-	return &merchantCache{watch: watch, log: log, items: map[cacheKey]cached{}, quit: make(chan struct{}), done: make(chan struct{})}
+	return &merchantCache{watch: watch, log: log, items: map[cacheKey]cached{}, dropped: map[string]uint64{},
+		quit: make(chan struct{}), done: make(chan struct{})}
 }
 
 // get returns a cached value, or ok=false with the generation a read must quote to
@@ -78,12 +86,12 @@ func (c *merchantCache) get(k cacheKey) (v any, gen uint64, ok bool) {
 	return e.value, c.gen, ok
 }
 
-// put stores v, which belongs to mchID, unless the cache changed since gen was read or
-// is not live.
+// put stores v, which belongs to mchID, unless mchID was dropped or the cache reset
+// since gen was read, or the cache is not live.
 func (c *merchantCache) put(gen uint64, k cacheKey, mchID string, v any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.live && c.gen == gen {
+	if c.live && gen >= c.floor && c.dropped[mchID] <= gen {
 		c.items[k] = cached{mchID: mchID, value: v}
 	}
 }
@@ -111,6 +119,13 @@ func (c *merchantCache) drop(mchID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	if len(c.dropped) >= maxDropped {
+		// Forgetting which merchants were dropped means refusing every read begun
+		// before now, as a reset does, without emptying the cache.
+		clear(c.dropped)
+		c.floor = c.gen
+	}
+	c.dropped[mchID] = c.gen
 	for k, e := range c.items {
 		if e.mchID == mchID {
 			delete(c.items, k)
@@ -118,11 +133,16 @@ func (c *merchantCache) drop(mchID string) {
 	}
 }
 
+// maxDropped bounds the merchants whose last drop is remembered.
+const maxDropped = 4096
+
 // reset forgets everything and says whether notifications are heard.
 func (c *merchantCache) reset(live bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	c.floor = c.gen
+	clear(c.dropped)
 	c.live = live
 	clear(c.items)
 }
