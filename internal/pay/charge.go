@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"github.com/openfacepay/openfacepay/internal/randid"
+	"fmt"
 	"regexp"
 	"strconv"
 	"time"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/ledger"
+	"github.com/openfacepay/openfacepay/internal/randid"
 )
 
 // The two charge APIs.
@@ -344,9 +345,18 @@ func LostRace(err error) bool {
 	return errors.Is(err, ErrDuplicate) || errors.Is(err, ledger.ErrDuplicateKey)
 }
 
-// transactionID is 28 digits: 4200, the Beijing date, 16 random digits.
+// transactionID is 28 digits: 4200, the Beijing date, the time of day (5 digits of
+// seconds, 4 of a tenth of a millisecond) and 7 random digits. Numbers made one after
+// another sort one after another, so a new order's entry lands on the last page of
+// the transaction_id index instead of a random one: a random page per payment was a
+// page read and a page written to the log in every commit. The random tail keeps two
+// orders of the same tenth of a millisecond (one in ten thousand at 5 000 orders a
+// second) apart but for one chance in ten million, and the unique index refuses a
+// number made twice, which sends that charge round again with a new one.
 func transactionID(now time.Time) string {
-	return "4200" + now.In(beijing).Format("20060102") + randid.Digits(16)
+	t := now.In(beijing)
+	day := t.Hour()*3600 + t.Minute()*60 + t.Second()
+	return fmt.Sprintf("4200%s%05d%04d%s", t.Format("20060102"), day, t.Nanosecond()/100_000, randid.Digits(7))
 }
 
 var beijing = time.FixedZone("CST", 8*3600)
