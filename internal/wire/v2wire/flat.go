@@ -1,7 +1,7 @@
 package v2wire
 
 import (
-	"bytes"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -12,13 +12,15 @@ import (
 // carriage return, a duplicate, nesting, a character XML forbids) it answers false and
 // decodeXML decides, errors included. FuzzFlatMatchesXML holds it to decodeXML's
 // result on every input it accepts.
-func decodeFlat(b []byte) (*Message, bool) {
-	b = trimSpace(b)
-	if !bytes.HasPrefix(b, []byte("<xml>")) || !bytes.HasSuffix(b, []byte("</xml>")) {
+func decodeFlat(body []byte) (*Message, bool) {
+	// One string of the body; names and values are slices of it, so a message costs
+	// one copy of its bytes instead of two allocations per field.
+	b := trimSpace(string(body))
+	if !strings.HasPrefix(b, "<xml>") || !strings.HasSuffix(b, "</xml>") {
 		return nil, false
 	}
 	b = b[len("<xml>") : len(b)-len("</xml>")]
-	m := &Message{fields: make([]field, 0, 16)}
+	m := &Message{fields: make([]field, 0, strings.Count(b, "<")/2)} // two or three per field
 	for {
 		b = trimLeftSpace(b)
 		if len(b) == 0 {
@@ -33,7 +35,7 @@ func decodeFlat(b []byte) (*Message, bool) {
 			return nil, false
 		}
 		// The closing tag: "</" name ">".
-		if len(rest) < len(name)+3 || rest[0] != '<' || rest[1] != '/' || string(rest[2:2+len(name)]) != name || rest[2+len(name)] != '>' {
+		if len(rest) < len(name)+3 || rest[0] != '<' || rest[1] != '/' || rest[2:2+len(name)] != name || rest[2+len(name)] != '>' {
 			return nil, false
 		}
 		m.fields = append(m.fields, field{name: name, value: value})
@@ -42,45 +44,45 @@ func decodeFlat(b []byte) (*Message, bool) {
 }
 
 // openTag reads "<name>" where name is a letter or _ then letters, digits or _.
-func openTag(b []byte) (string, []byte, bool) {
+func openTag(b string) (name, rest string, ok bool) {
 	if len(b) < 3 || b[0] != '<' || !nameStart(b[1]) {
-		return "", nil, false
+		return "", "", false
 	}
 	i := 2
 	for i < len(b) && nameByte(b[i]) {
 		i++
 	}
 	if i == len(b) || b[i] != '>' {
-		return "", nil, false
+		return "", "", false
 	}
-	return string(b[1:i]), b[i+1:], true
+	return b[1:i], b[i+1:], true
 }
 
 // fieldValue reads a value up to the next '<': plain text, or exactly one CDATA
 // section.
-func fieldValue(b []byte) (string, []byte, bool) {
-	if bytes.HasPrefix(b, []byte("<![CDATA[")) {
+func fieldValue(b string) (value, rest string, ok bool) {
+	if strings.HasPrefix(b, "<![CDATA[") {
 		b = b[len("<![CDATA["):]
-		end := bytes.Index(b, []byte("]]>"))
+		end := strings.Index(b, "]]>")
 		if end < 0 || !plainChars(b[:end]) {
-			return "", nil, false
+			return "", "", false
 		}
-		return string(b[:end]), b[end+3:], true
+		return b[:end], b[end+3:], true
 	}
-	end := bytes.IndexByte(b, '<')
+	end := strings.IndexByte(b, '<')
 	if end < 0 {
-		return "", nil, false
+		return "", "", false
 	}
 	v := b[:end]
-	if bytes.IndexByte(v, '&') >= 0 || bytes.Contains(v, []byte("]]>")) || !plainChars(v) {
-		return "", nil, false
+	if strings.IndexByte(v, '&') >= 0 || strings.Contains(v, "]]>") || !plainChars(v) {
+		return "", "", false
 	}
-	return string(v), b[end:], true
+	return v, b[end:], true
 }
 
 // plainChars reports whether v holds only characters XML allows, and no carriage
 // return (which XML turns into a line feed).
-func plainChars(v []byte) bool {
+func plainChars(v string) bool {
 	for i := 0; i < len(v); {
 		c := v[i]
 		if c < utf8.RuneSelf {
@@ -90,7 +92,7 @@ func plainChars(v []byte) bool {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRune(v[i:])
+		r, n := utf8.DecodeRuneInString(v[i:])
 		if r == utf8.RuneError || r > 0xD7FF && r < 0xE000 || r == 0xFFFE || r == 0xFFFF {
 			return false
 		}
@@ -107,14 +109,14 @@ func nameByte(c byte) bool { return nameStart(c) || c >= '0' && c <= '9' }
 
 func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
-func trimLeftSpace(b []byte) []byte {
+func trimLeftSpace(b string) string {
 	for len(b) > 0 && isSpaceByte(b[0]) {
 		b = b[1:]
 	}
 	return b
 }
 
-func trimSpace(b []byte) []byte {
+func trimSpace(b string) string {
 	b = trimLeftSpace(b)
 	for len(b) > 0 && isSpaceByte(b[len(b)-1]) {
 		b = b[:len(b)-1]

@@ -105,3 +105,20 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCDATAAsIs holds appendCDATA's short cut to the general path: a value written
+// as one plain CDATA section is exactly what the general path writes for it.
+func FuzzCDATAAsIs(f *testing.F) {
+	for _, v := range []string{"", "午餐", "a]]b", "a]]>b", "x\ry", "\x00", "\xff", "\uFFFD", "\uFFFE", "tab\tnl\n", "]]]"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		general := string(appendCDATAMapped(nil, v))
+		if cdataAsIs(v) && general != "<![CDATA["+v+"]]>" {
+			t.Fatalf("%q: the short cut writes it as is, the general path %q", v, general)
+		}
+		if got := string(appendCDATA(nil, v)); got != general {
+			t.Fatalf("%q: %q, the general path %q", v, got, general)
+		}
+	})
+}

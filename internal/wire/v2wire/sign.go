@@ -36,8 +36,12 @@ func ParseSignType(s string) (SignType, bool) {
 // signString builds stringSignTemp. Every non-empty field except sign is covered,
 // unknown ones included, so that a verifier accepts fields added in the future and a
 // field nobody signed cannot be slipped in. Values are raw: no escaping, no trimming.
-func signString(m *Message, key string) string {
-	fs := make([]field, 0, len(m.fields))
+func signString(m *Message, key string) string { return string(appendSignString(nil, m, key)) }
+
+// appendSignString appends stringSignTemp to dst. Up to 32 fields sort on the stack.
+func appendSignString(dst []byte, m *Message, key string) []byte {
+	var stack [32]field
+	fs := stack[:0]
 	n := len("&key=") + len(key)
 	for _, f := range m.fields {
 		if f.name == "sign" || f.value == "" {
@@ -47,19 +51,17 @@ func signString(m *Message, key string) string {
 		n += len(f.name) + len(f.value) + 2
 	}
 	slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.name, b.name) })
-	var sb strings.Builder
-	sb.Grow(n)
+	dst = slices.Grow(dst, n)
 	for i, f := range fs {
 		if i > 0 {
-			sb.WriteByte('&')
+			dst = append(dst, '&')
 		}
-		sb.WriteString(f.name)
-		sb.WriteByte('=')
-		sb.WriteString(f.value)
+		dst = append(dst, f.name...)
+		dst = append(dst, '=')
+		dst = append(dst, f.value...)
 	}
-	sb.WriteString("&key=")
-	sb.WriteString(key)
-	return sb.String()
+	dst = append(dst, "&key="...)
+	return append(dst, key...)
 }
 
 // Sign computes the v2 signature of m under key: upper-case hex of MD5, or of
@@ -68,20 +70,27 @@ func signString(m *Message, key string) string {
 // error (use the constants or ParseSignType) and panics rather than emit a signature
 // no client can check.
 func Sign(m *Message, key string, st SignType) string {
-	msg := []byte(signString(m, key))
-	var sum []byte
+	var buf [512]byte // most messages' stringSignTemp fits: no allocation for it
+	msg := appendSignString(buf[:0], m, key)
+	var sum [sha256.Size]byte
+	var n int
 	switch st {
 	case SignMD5:
 		s := md5.Sum(msg)
-		sum = s[:]
+		n = copy(sum[:], s[:])
 	case SignHMACSHA256:
 		mac := hmac.New(sha256.New, []byte(key))
 		mac.Write(msg)
-		sum = mac.Sum(nil)
+		n = len(mac.Sum(sum[:0]))
 	default:
 		panic("v2wire: unknown sign type " + strconv.Quote(string(st)))
 	}
-	return strings.ToUpper(hex.EncodeToString(sum))
+	const upperHex = "0123456789ABCDEF"
+	var out [2 * sha256.Size]byte
+	for i, c := range sum[:n] {
+		out[2*i], out[2*i+1] = upperHex[c>>4], upperHex[c&0x0f]
+	}
+	return string(out[:2*n])
 }
 
 // SignMessage sets m's sign field to Sign(m, key, st). Any earlier sign is ignored by

@@ -38,7 +38,7 @@ type Message struct {
 }
 
 // NewMessage returns an empty message.
-func NewMessage() *Message { return &Message{} }
+func NewMessage() *Message { return &Message{fields: make([]field, 0, 24)} } // an answer's fields, without growing
 
 func (m *Message) index(name string) int {
 	for i := range m.fields {
@@ -299,6 +299,17 @@ func appendField(b []byte, f field) []byte {
 // outside CDATA). Characters XML cannot carry at all become U+FFFD so the output is
 // always well-formed; a caller signing such a value has a bug either way.
 func appendCDATA(b []byte, v string) []byte {
+	if cdataAsIs(v) {
+		b = append(b, "<![CDATA["...)
+		b = append(b, v...)
+		return append(b, "]]>"...)
+	}
+	return appendCDATAMapped(b, v)
+}
+
+// appendCDATAMapped is appendCDATA for the values that need more than one plain
+// CDATA section.
+func appendCDATAMapped(b []byte, v string) []byte {
 	v = strings.Map(func(r rune) rune {
 		if isXMLChar(r) {
 			return r
@@ -317,6 +328,27 @@ func appendCDATA(b []byte, v string) []byte {
 		b = append(b, "]]>"...)
 	}
 	return b
+}
+
+// cdataAsIs reports whether v can go in one CDATA section unchanged: only characters
+// XML allows, no carriage return, no "]]>". Almost every value is.
+func cdataAsIs(v string) bool {
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' || c == ']' && strings.HasPrefix(v[i:], "]]>") {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && n == 1 || !isXMLChar(r) {
+			return false
+		}
+		i += n
+	}
+	return true
 }
 
 // isXMLChar is the XML 1.0 Char production.
