@@ -254,8 +254,9 @@ func newBenchScale() *cobra.Command {
 		Long: `Make a throw-away schema on --db, set up a merchant, payers and face codes, then for each
 count in --instances start that many facepay serve processes of this binary on the schema
 and spread signed facepay payments over them from the client (--per-instance keep-alive
-HTTPS connections to each) for --duration. Prints paid/s, p50 and p99 per count and the
-ratio to one instance. The processes, the client and PostgreSQL share this machine's cores.`,
+HTTPS connections to each) for --duration, after 2 s of payments that are not counted (a
+fresh serve spends its first second connecting to PostgreSQL and filling its caches).
+Prints paid/s, p50 and p99 per count and the ratio to one instance. The processes, the client and PostgreSQL share this machine's cores.`,
 		Example: `  facepay bench scale --db postgres://postgres@127.0.0.1:5432/facepay_test
   facepay bench scale --db postgres://postgres@127.0.0.1:5432/facepay_test --instances 1,2,4,8 --duration 20s`,
 		Args: cobra.NoArgs,
