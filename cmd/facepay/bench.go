@@ -256,7 +256,8 @@ count in --instances start that many facepay serve processes of this binary on t
 and spread signed facepay payments over them from the client (--per-instance keep-alive
 HTTPS connections to each) for --duration, after 2 s of payments that are not counted (a
 fresh serve spends its first second connecting to PostgreSQL and filling its caches).
-Prints paid/s, p50 and p99 per count and the ratio to one instance. The processes, the client and PostgreSQL share this machine's cores.`,
+Prints paid/s, p50 and p99 per count and the ratio to one instance. The processes, the
+client and PostgreSQL share this machine's cores.`,
 		Example: `  facepay bench scale --db postgres://postgres@127.0.0.1:5432/facepay_test
   facepay bench scale --db postgres://postgres@127.0.0.1:5432/facepay_test --instances 1,2,4,8 --duration 20s`,
 		Args: cobra.NoArgs,

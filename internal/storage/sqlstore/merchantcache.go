@@ -21,10 +21,10 @@ import (
 // generation the write moved on, every sqliteWatchEvery, which empties the cache when
 // it moved. Until the watch is running, and whenever it fails, the cache is emptied and
 // not used, so a missed change cannot leave a stale entry behind. A read racing a
-// change of its merchant does not store what it read (gen, dropped). An appid missing from a cached merchant is
-// read again before a request is refused (tenant's checkApp), so a binding made in
-// another process works at once. Only what exists is cached: an unknown serial is
-// read every time.
+// change of its merchant does not store what it read (gen, dropped). An appid missing
+// from a cached merchant is read again before a request is refused (tenant's
+// checkApp), so a binding made in another process works at once. Only what exists is
+// cached: an unknown serial is read every time.
 type merchantCache struct {
 	watch func(ctx context.Context, c *merchantCache) error // returns only when it failed or ctx ended
 	log   *slog.Logger

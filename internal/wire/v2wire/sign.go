@@ -33,12 +33,10 @@ func ParseSignType(s string) (SignType, bool) {
 	return "", false
 }
 
-// signString builds stringSignTemp. Every non-empty field except sign is covered,
-// unknown ones included, so that a verifier accepts fields added in the future and a
-// field nobody signed cannot be slipped in. Values are raw: no escaping, no trimming.
-func signString(m *Message, key string) string { return string(appendSignString(nil, m, key)) }
-
-// appendSignString appends stringSignTemp to dst. Up to 32 fields sort on the stack.
+// appendSignString appends stringSignTemp to dst. Every non-empty field except sign is
+// covered, unknown ones included, so that a verifier accepts fields added in the
+// future and a field nobody signed cannot be slipped in. Values are raw: no escaping,
+// no trimming. Up to 32 fields sort on the stack.
 func appendSignString(dst []byte, m *Message, key string) []byte {
 	var stack [32]field
 	fs := stack[:0]

@@ -281,3 +281,5 @@ func TestHexToken(t *testing.T) {
 		}
 	}
 }
+
+func signString(m *Message, key string) string { return string(appendSignString(nil, m, key)) }

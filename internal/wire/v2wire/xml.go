@@ -330,26 +330,9 @@ func appendCDATAMapped(b []byte, v string) []byte {
 	return b
 }
 
-// cdataAsIs reports whether v can go in one CDATA section unchanged: only characters
-// XML allows, no carriage return, no "]]>". Almost every value is.
-func cdataAsIs(v string) bool {
-	for i := 0; i < len(v); {
-		c := v[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 && c != '\t' && c != '\n' || c == ']' && strings.HasPrefix(v[i:], "]]>") {
-				return false
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(v[i:])
-		if r == utf8.RuneError && n == 1 || !isXMLChar(r) {
-			return false
-		}
-		i += n
-	}
-	return true
-}
+// cdataAsIs reports whether v can go in one CDATA section unchanged: the characters
+// the flat decoder reads as they are (plainChars), no "]]>". Almost every value is.
+func cdataAsIs(v string) bool { return plainChars(v) && !strings.Contains(v, "]]>") }
 
 // isXMLChar is the XML 1.0 Char production.
 func isXMLChar(r rune) bool {
