@@ -1,6 +1,11 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"errors"
+
+	"github.com/openfacepay/openfacepay/internal/pay"
+)
 
 // MerchantCached tells whether the store serves mchID from its merchant cache.
 func (db *DB) MerchantCached(mchID string) bool { return db.cached(cacheKey{keyMerchant, mchID}) }
@@ -79,4 +84,34 @@ func (db *DB) ClaimSQL() string {
 func (db *DB) CodeCached(hash string) bool {
 	_, ok := db.codes.get(hash)
 	return ok
+}
+
+// ApplyPaymentsTogether applies ps as one batch of a pipeline on a connection of its
+// own (PostgreSQL), as the store's pipeline applies what queued, and returns each
+// payment's answer and the statements the batch sent, BEGIN and COMMIT aside.
+func (db *DB) ApplyPaymentsTogether(ps []pay.Payment) ([]error, int64) {
+	p := &pipeline{config: db.pipe.config, rebinder: rebinder{d: db.d}}
+	jobs := make([]*pipeJob, len(ps))
+	for i, pm := range ps {
+		db.codes.drop(pm.CodeHash)
+		jobs[i] = &pipeJob{ctx: context.Background(), steps: paymentSteps(pm), done: make(chan error, 1)}
+	}
+	p.commit(jobs)
+	if p.conn != nil {
+		_ = p.conn.Close(context.Background())
+	}
+	errs := make([]error, len(ps))
+	for i, j := range jobs {
+		if errs[i] = <-j.done; errors.Is(errs[i], errGuard) {
+			errs[i] = pay.ErrNotApplied
+		}
+	}
+	return errs, p.sent.Load()
+}
+
+// MergeRows says whether the pipeline sends a batch's rows of one table as one INSERT.
+func (db *DB) MergeRows(on bool) {
+	if db.pipe != nil {
+		db.pipe.unmerged.Store(!on)
+	}
 }

@@ -185,14 +185,14 @@ func (db *DB) ApplyDebit(ctx context.Context, g k12.GuardedDebit) error {
 	tr := g.Transfer
 	steps := []step{
 		{q: sqlAdvanceUser, args: []any{g.Record.UserID, g.Seq, k12.StatusNormal, k12.Contracted, g.ContractID}, one: true},
-		{q: sqlInsertDebit, args: debitArgs(g.Record)},
-		{q: sqlInsertOrder, args: orderArgs(g.Order)},
+		{q: sqlInsertDebit, args: debitArgs(g.Record), row: true},
+		{q: sqlInsertOrder, args: orderArgs(g.Order), row: true},
 		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true},
-		{q: sqlInsertTransfer, args: transferArgs(tr)},
-		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}},
+		{q: sqlInsertTransfer, args: transferArgs(tr), row: true},
+		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}, row: true},
 	}
 	if n := g.Event; n != nil {
-		steps = append(steps, step{q: sqlInsertNotification, args: notificationArgs(*n)})
+		steps = append(steps, step{q: sqlInsertNotification, args: notificationArgs(*n), row: true})
 	}
 	err := db.applyGuarded(ctx, steps)
 	if errors.Is(err, errGuard) {

@@ -210,19 +210,23 @@ const sqlClaim = `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ? AND
 
 // ApplyPayment implements pay.Store: the interactive charge's writes, each guarded.
 func (db *DB) ApplyPayment(ctx context.Context, p pay.Payment) error {
-	tr := p.Transfer
 	db.codes.drop(p.CodeHash) // used or not, a miss only costs a read
-	err := db.applyGuarded(ctx, []step{
-		{q: sqlClaim, args: []any{p.UsedBy, p.CodeHash}, one: true},
-		{q: sqlInsertOrder, args: orderArgs(p.Order)},
-		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true},
-		{q: sqlInsertTransfer, args: transferArgs(tr)},
-		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}},
-	})
+	err := db.applyGuarded(ctx, paymentSteps(p))
 	if errors.Is(err, errGuard) {
 		return pay.ErrNotApplied
 	}
 	return err
+}
+
+func paymentSteps(p pay.Payment) []step {
+	tr := p.Transfer
+	return []step{
+		{q: sqlClaim, args: []any{p.UsedBy, p.CodeHash}, one: true},
+		{q: sqlInsertOrder, args: orderArgs(p.Order), row: true},
+		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true},
+		{q: sqlInsertTransfer, args: transferArgs(tr), row: true},
+		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}, row: true},
+	}
 }
 
 // ClaimCredential implements pay.Tx: one conditional update, which also locks the row.

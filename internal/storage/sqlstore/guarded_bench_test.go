@@ -1,0 +1,177 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openfacepay/openfacepay/internal/clock"
+	"github.com/openfacepay/openfacepay/internal/ledger"
+	"github.com/openfacepay/openfacepay/internal/pay"
+	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
+	"github.com/openfacepay/openfacepay/internal/tenant"
+)
+
+// BenchmarkGuardedPayments measures the platform's decided payments as the store
+// writes them (the code claimed, the order, the wallet's debit, the transfer, the
+// deferred credit; group-committed), from 16 goroutines over 200 wallets of one
+// merchant, without HTTP: the platform's side of `bench pay`'s storage ceiling. On
+// PostgreSQL "unmerged" sends each payment's rows on their own, to weigh the merged
+// INSERTs in one run.
+func BenchmarkGuardedPayments(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			be := storagetest.Open(b, backend)
+			bp := newBenchPayments(b, be)
+			modes := []bool{true}
+			if backend == "postgres" {
+				modes = append(modes, false)
+			}
+			for _, merged := range modes {
+				name := "merged"
+				if !merged {
+					name = "unmerged"
+				}
+				b.Run(name, func(b *testing.B) {
+					be.DB.MergeRows(merged)
+					codes := bp.mint(b, b.N)
+					var n atomic.Int64
+					b.SetParallelism(8) // 16 goroutines on this machine's two cores, as bench pay's connections
+					cpu := startCPU()
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							i := int(n.Add(1)) - 1
+							if err := be.DB.ApplyPayment(context.Background(), bp.payment(codes[i], i)); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+					b.StopTimer()
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "paid/s")
+					cpu.report(b)
+				})
+			}
+		})
+	}
+}
+
+type benchPayments struct {
+	be  storagetest.Backend
+	m   string
+	t0  time.Time
+	seq int
+}
+
+func newBenchPayments(b *testing.B, be storagetest.Backend) *benchPayments {
+	ctx := context.Background()
+	bp := &benchPayments{be: be, t0: time.Now()}
+	bp.m = storagetest.Must(tenant.NewService(be.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
+	l := ledger.New(be.DB, clock.Real{})
+	storagetest.Must(l.Open(ctx, "external:bank", ledger.External, true))
+	storagetest.Must(l.Open(ctx, "settlement:"+bp.m, ledger.Settlement, false))
+	if err := be.DB.InPayTx(ctx, func(tx pay.Tx) error {
+		for i := range 200 {
+			if err := tx.InsertPayer(ctx, pay.Payer{PayerID: fmt.Sprint("P", i), CreatedAt: bp.t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 200 {
+		w := fmt.Sprint("wallet:P", i)
+		storagetest.Must(l.Open(ctx, w, ledger.Wallet, false))
+		storagetest.Must(l.Transfer(ctx, ledger.Request{Key: "fund:" + w, Debit: "external:bank", Credit: w, Amount: 1 << 40, Code: "topup"}))
+	}
+	return bp
+}
+
+// mint inserts n unused face codes, payer i%200's for the i-th, and returns them.
+func (bp *benchPayments) mint(b *testing.B, n int) []string {
+	ctx := context.Background()
+	codes := make([]string, n)
+	for lo := 0; lo < n; lo += 1000 {
+		if err := bp.be.DB.InPayTx(ctx, func(tx pay.Tx) error {
+			for i := lo; i < min(n, lo+1000); i++ {
+				bp.seq++
+				codes[i] = fmt.Sprint("code-", bp.seq)
+				c := pay.Credential{Hash: codes[i], Kind: pay.FaceCode, PayerID: fmt.Sprint("P", i%200), MchID: bp.m, AppID: "wxA",
+					ExpiresAt: bp.t0.Add(time.Hour), CreatedAt: bp.t0}
+				if err := tx.InsertCredential(ctx, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return codes
+}
+
+// payment is the i-th payment, with code, as a charge decides it.
+func (bp *benchPayments) payment(code string, i int) pay.Payment {
+	no := "N-" + code
+	payer := fmt.Sprint("P", i%200)
+	return pay.Payment{
+		Order: pay.Order{OwnerMchID: bp.m, OutTradeNo: no, TransactionID: "T-" + no, MchID: bp.m, AppID: "wxA", API: pay.APIFacePay,
+			TradeType: "FACEPAY", PayerID: payer, OpenID: "o-" + payer, TotalFee: 1, FeeType: "CNY", Body: "lunch", CredentialHash: code,
+			RequestDigest: "d-" + no, State: pay.StateSuccess, CreatedAt: bp.t0, PaidAt: bp.t0, UpdatedAt: bp.t0},
+		CodeHash: code, UsedBy: bp.m + "/" + no,
+		Transfer: ledger.Transfer{Key: "pay:" + bp.m + "/" + no, Debit: "wallet:" + payer, Credit: "settlement:" + bp.m, Amount: 1, Code: "pay",
+			State: ledger.Posted, CreatedAt: bp.t0, UpdatedAt: bp.t0},
+	}
+}
+
+// cpuUse is the CPU time this process and the machine's postgres processes had used
+// when it was taken: per payment it tells what the work costs whatever the clock speed
+// of the moment, which moves by a third between runs on this machine kind.
+type cpuUse struct{ self, postgres time.Duration }
+
+func startCPU() cpuUse {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return cpuUse{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), postgres: postgresCPU()}
+}
+
+// report adds the CPU used since u per operation: "go-µs/op" and "pg-µs/op".
+func (u cpuUse) report(b *testing.B) {
+	now := startCPU()
+	b.ReportMetric(float64(now.self-u.self)/float64(time.Microsecond)/float64(b.N), "go-µs/op")
+	b.ReportMetric(float64(now.postgres-u.postgres)/float64(time.Microsecond)/float64(b.N), "pg-µs/op")
+}
+
+// postgresCPU sums user and system time of the processes named postgres (the local
+// server of make test); zero where /proc does not show them.
+func postgresCPU() time.Duration {
+	dirs, _ := os.ReadDir("/proc")
+	var ticks int64
+	for _, d := range dirs {
+		raw, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(raw)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open || s[open+1:end] != "postgres" {
+			continue
+		}
+		f := strings.Fields(s[end+1:]) // from field 3, state: utime and stime are fields 14 and 15
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		k, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + k
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ, 100 on Linux
+}
