@@ -14,25 +14,32 @@ import (
 	"github.com/openfacepay/openfacepay/internal/tenant"
 )
 
-// One pipeline batch of several payments sends each table's new rows as one INSERT;
-// when such an INSERT fails (a taken order number), the batch goes again with each
-// payment's rows its own, and only the payment that was refused is not written.
+// One pipeline batch of several payments sends each table's new rows as one INSERT,
+// and the codes' claims and the wallets' debits as one guarded statement each (a
+// wallet debited twice by two); when such a statement fails (a taken order number, a
+// used code), the batch goes again with each payment's statements its own, and only
+// the payment that was refused is not written.
 func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := storagetest.Open(t, "postgres")
 	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	var paymentFrom func(wallet, no, code string, fee int64) pay.Payment
 	m := storagetest.Must(tenant.NewService(b.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
 	l := ledger.New(b.DB, clock.NewFake(t0))
 	storagetest.Must(l.Open(ctx, "external:bank", ledger.External, true))
-	storagetest.Must(l.Open(ctx, "wallet:P1", ledger.Wallet, false))
 	storagetest.Must(l.Open(ctx, "settlement:"+m, ledger.Settlement, false))
-	storagetest.Must(l.Transfer(ctx, ledger.Request{Key: "topup", Debit: "external:bank", Credit: "wallet:P1", Amount: 100, Code: "topup"}))
+	for _, w := range []string{"wallet:P1", "wallet:P2"} {
+		storagetest.Must(l.Open(ctx, w, ledger.Wallet, false))
+		storagetest.Must(l.Transfer(ctx, ledger.Request{Key: "topup:" + w, Debit: "external:bank", Credit: w, Amount: 100, Code: "topup"}))
+	}
 	if err := b.DB.InPayTx(ctx, func(tx pay.Tx) error {
-		if err := tx.InsertPayer(ctx, pay.Payer{PayerID: "P1", CreatedAt: t0}); err != nil {
-			return err
+		for _, p := range []string{"P1", "P2"} {
+			if err := tx.InsertPayer(ctx, pay.Payer{PayerID: p, CreatedAt: t0}); err != nil {
+				return err
+			}
 		}
-		for i := range 12 {
+		for i := range 14 {
 			c := pay.Credential{Hash: fmt.Sprintf("C%02d", i), Kind: pay.FaceCode, PayerID: "P1", MchID: m, AppID: "wxA", ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
 			if err := tx.InsertCredential(ctx, c); err != nil {
 				return err
@@ -42,37 +49,59 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	payment := func(no, code string, fee int64) pay.Payment {
+	payment := func(no, code string, fee int64) pay.Payment { return paymentFrom("wallet:P1", no, code, fee) }
+	paymentFrom = func(wallet, no, code string, fee int64) pay.Payment {
 		return pay.Payment{
 			Order: pay.Order{OwnerMchID: m, OutTradeNo: no, TransactionID: "T-" + no, MchID: m, AppID: "wxA", API: pay.APIFacePay,
 				TradeType: "FACEPAY", PayerID: "P1", OpenID: "o1", TotalFee: fee, FeeType: "CNY", Body: "lunch", CredentialHash: code,
 				RequestDigest: "d-" + no, State: pay.StateSuccess, CreatedAt: t0, PaidAt: t0, UpdatedAt: t0},
 			CodeHash: code, UsedBy: m + "/" + no,
-			Transfer: ledger.Transfer{Key: "pay:" + m + "/" + no, Debit: "wallet:P1", Credit: "settlement:" + m, Amount: fee, Code: "pay",
+			Transfer: ledger.Transfer{Key: "pay:" + m + "/" + no, Debit: wallet, Credit: "settlement:" + m, Amount: fee, Code: "pay",
 				State: ledger.Posted, CreatedAt: t0, UpdatedAt: t0},
 		}
 	}
 	wallet := func() int64 { return storagetest.Must(l.Account(ctx, "wallet:P1")).Balance }
+	usedBy := func(code string) string {
+		var c pay.Credential
+		if err := b.DB.InPayTx(ctx, func(tx pay.Tx) (err error) {
+			c, _, err = tx.Credential(ctx, code)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return c.UsedBy
+	}
 	written := func(no string) bool {
 		_, found := storagetest.Must2(b.DB.FindOrder(ctx, m, no, ""))
 		return found
 	}
 
-	// Four payments: two guarded statements each, and one INSERT per table for all four.
-	errs, sent := b.DB.ApplyPaymentsTogether([]pay.Payment{payment("A1", "C00", 10), payment("A2", "C01", 10), payment("A3", "C02", 10), payment("A4", "C03", 10)})
+	// Four payments, two from each wallet: one statement for the four claims, one per
+	// table for the new rows, and two for the debits (each wallet once per statement).
+	errs, sent := b.DB.ApplyPaymentsTogether([]pay.Payment{payment("A1", "C00", 10), payment("A2", "C01", 10),
+		paymentFrom("wallet:P2", "A3", "C02", 10), paymentFrom("wallet:P2", "A4", "C03", 10)})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	if sent != 4*2+3 {
-		t.Fatalf("a batch of four payments sent %d statements, want %d", sent, 4*2+3)
+	if sent != 6 {
+		t.Fatalf("a batch of four payments sent %d statements, want 6", sent)
 	}
 	for _, no := range []string{"A1", "A2", "A3", "A4"} {
 		if !written(no) {
 			t.Fatalf("order %s of the batch was not written", no)
 		}
 	}
-	if w := wallet(); w != 60 {
-		t.Fatalf("wallet %d after four payments of 10 from 100, want 60", w)
+	if w, w2 := wallet(), storagetest.Must(l.Account(ctx, "wallet:P2")).Balance; w != 80 || w2 != 80 {
+		t.Fatalf("wallets %d and %d after two payments of 10 from 100 each, want 80 and 80", w, w2)
+	}
+	// A used code among four: the claims' statement fails, the batch goes again, and
+	// the one payment is refused.
+	errs, _ = b.DB.ApplyPaymentsTogether([]pay.Payment{payment("U1", "C11", 5), payment("U2", "C00", 5), payment("U3", "C12", 5)})
+	if errs[0] != nil || !errors.Is(errs[1], pay.ErrNotApplied) || errs[2] != nil {
+		t.Fatalf("a batch with a used code answered %v, want only the second refused", errs)
+	}
+	if written("U2") || usedBy("C00") != m+"/A1" || usedBy("C11") != m+"/U1" || wallet() != 70 {
+		t.Fatalf("after the used code: U2 written %v, C00 used by %q, C11 by %q, wallet %d (want 70)", written("U2"), usedBy("C00"), usedBy("C11"), wallet())
 	}
 
 	// The second payment's order number is taken: the shared INSERT fails, the batch
@@ -81,25 +110,21 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	if errs[0] != nil || !errors.Is(errs[1], pay.ErrNotApplied) || errs[2] != nil || errs[3] != nil {
 		t.Fatalf("a batch with a taken order number answered %v, want only the second refused", errs)
 	}
-	if sent <= 4*2+3 {
+	if sent <= 5 {
 		t.Fatalf("the batch with a taken order number sent %d statements: it did not go again", sent)
 	}
-	if !written("B1") || !written("B3") || !written("B4") || wallet() != 45 {
-		t.Fatalf("after the refusal: orders %v %v %v, wallet %d (want 45)", written("B1"), written("B3"), written("B4"), wallet())
+	if !written("B1") || !written("B3") || !written("B4") || wallet() != 55 {
+		t.Fatalf("after the refusal: orders %v %v %v, wallet %d (want 55)", written("B1"), written("B3"), written("B4"), wallet())
 	}
-	var c pay.Credential
-	if err := b.DB.InPayTx(ctx, func(tx pay.Tx) (err error) {
-		c, _, err = tx.Credential(ctx, "C05")
-		return err
-	}); err != nil || c.UsedBy != "" {
-		t.Fatalf("the refused payment's code reads as used by %q (%v)", c.UsedBy, err)
+	if u := usedBy("C05"); u != "" {
+		t.Fatalf("the refused payment's code reads as used by %q", u)
 	}
 
 	// A guard that fails (a wallet short for the third payment) refuses that payment
-	// alone, and the rest share their INSERTs in the batch that goes again.
-	errs, _ = b.DB.ApplyPaymentsTogether([]pay.Payment{payment("D1", "C08", 20), payment("D2", "C09", 20), payment("D3", "C10", 20)})
+	// alone, and the rest share their statements in the batch that goes again.
+	errs, _ = b.DB.ApplyPaymentsTogether([]pay.Payment{payment("D1", "C08", 25), payment("D2", "C09", 25), payment("D3", "C10", 25)})
 	if errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], pay.ErrNotApplied) {
-		t.Fatalf("three payments of 20 from 45 answered %v, want the third refused", errs)
+		t.Fatalf("three payments of 25 from 55 answered %v, want the third refused", errs)
 	}
 	if written("D3") || wallet() != 5 {
 		t.Fatalf("after a short wallet: D3 written %v, wallet %d (want 5)", written("D3"), wallet())

@@ -187,7 +187,7 @@ func (db *DB) ApplyDebit(ctx context.Context, g k12.GuardedDebit) error {
 		{q: sqlAdvanceUser, args: []any{g.Record.UserID, g.Seq, k12.StatusNormal, k12.Contracted, g.ContractID}, one: true},
 		{q: sqlInsertDebit, args: debitArgs(g.Record), row: true},
 		{q: sqlInsertOrder, args: orderArgs(g.Order), row: true},
-		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true},
+		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true, many: debitMany, key: 2},
 		{q: sqlInsertTransfer, args: transferArgs(tr), row: true},
 		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}, row: true},
 	}

@@ -108,6 +108,13 @@ const (
 	sqlCreditLater = `INSERT INTO ledger_deferred (transfer_key, account_id, amount) VALUES (?, ?, ?)`
 )
 
+// debitMany is sqlDebit for n accounts in one statement, in the PostgreSQL pipeline.
+func debitMany(n int) string {
+	return guardedMany(`WITH v (posted, held, id, need) AS (VALUES `+tuples(n, "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT)")+`),
+	changed AS (UPDATE ledger_accounts a SET balance = a.balance - v.posted, pending_debits = a.pending_debits + v.held FROM v
+		WHERE a.id = v.id AND (a.may_go_negative = 1 OR a.balance - a.pending_debits >= v.need) RETURNING 1)`, n)
+}
+
 func transferArgs(tr ledger.Transfer) []any {
 	return []any{tr.Key, tr.Debit, tr.Credit, tr.Amount, tr.Code, boolInt(tr.TwoPhase), string(tr.State), micros(tr.CreatedAt), micros(tr.UpdatedAt)}
 }

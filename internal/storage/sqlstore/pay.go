@@ -208,6 +208,13 @@ func (t *Tx) Credential(ctx context.Context, hash string) (pay.Credential, bool,
 // sqlClaim takes (usedBy, hash); it changes no row when the code is unknown or used.
 const sqlClaim = `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ? AND used_by IS NULL`
 
+// claimMany is sqlClaim for n codes in one statement, in the PostgreSQL pipeline.
+func claimMany(n int) string {
+	return guardedMany(`WITH v (used_by, code_hash) AS (VALUES `+tuples(n, "CAST(? AS TEXT), CAST(? AS TEXT)")+`),
+	changed AS (UPDATE pay_credentials c SET used_by = v.used_by FROM v
+		WHERE c.code_hash = v.code_hash AND c.used_by IS NULL RETURNING 1)`, n)
+}
+
 // ApplyPayment implements pay.Store: the interactive charge's writes, each guarded.
 func (db *DB) ApplyPayment(ctx context.Context, p pay.Payment) error {
 	db.codes.drop(p.CodeHash) // used or not, a miss only costs a read
@@ -221,9 +228,9 @@ func (db *DB) ApplyPayment(ctx context.Context, p pay.Payment) error {
 func paymentSteps(p pay.Payment) []step {
 	tr := p.Transfer
 	return []step{
-		{q: sqlClaim, args: []any{p.UsedBy, p.CodeHash}, one: true},
+		{q: sqlClaim, args: []any{p.UsedBy, p.CodeHash}, one: true, many: claimMany, key: 1},
 		{q: sqlInsertOrder, args: orderArgs(p.Order), row: true},
-		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true},
+		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true, many: debitMany, key: 2},
 		{q: sqlInsertTransfer, args: transferArgs(tr), row: true},
 		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}, row: true},
 	}
