@@ -88,20 +88,27 @@ func (db *DB) CodeCached(hash string) bool {
 
 // ApplyPaymentsTogether applies ps as one batch of a pipeline on a connection of its
 // own (PostgreSQL), as the store's pipeline applies what queued, and returns each
-// payment's answer and the statements the batch sent, BEGIN and COMMIT aside.
-func (db *DB) ApplyPaymentsTogether(ps []pay.Payment) ([]error, int64) {
+// payment's answer and the statements the batch sent, BEGIN and COMMIT aside. Each
+// of also joins the batch after the payments as a write of that one statement.
+func (db *DB) ApplyPaymentsTogether(ps []pay.Payment, also ...string) ([]error, int64) {
 	p := &pipeline{config: db.pipe.config, rebinder: rebinder{d: db.d}}
-	jobs := make([]*pipeJob, len(ps))
+	jobs := make([]*pipeJob, len(ps), len(ps)+len(also))
 	for i, pm := range ps {
 		db.codes.drop(pm.CodeHash)
 		jobs[i] = &pipeJob{ctx: context.Background(), steps: paymentSteps(pm), done: make(chan error, 1)}
 	}
+	for _, q := range also {
+		jobs = append(jobs, &pipeJob{ctx: context.Background(), steps: []step{{q: q}}, done: make(chan error, 1)})
+	}
 	p.commit(jobs)
+	for _, j := range jobs[len(ps):] {
+		<-j.done
+	}
 	if p.conn != nil {
 		_ = p.conn.Close(context.Background())
 	}
 	errs := make([]error, len(ps))
-	for i, j := range jobs {
+	for i, j := range jobs[:len(ps)] {
 		if errs[i] = <-j.done; errors.Is(errs[i], errGuard) {
 			errs[i] = pay.ErrNotApplied
 		}

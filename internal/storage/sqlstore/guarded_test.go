@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"testing"
@@ -128,6 +129,82 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	}
 	if written("D3") || wallet() != 5 {
 		t.Fatalf("after a short wallet: D3 written %v, wallet %d (want 5)", written("D3"), wallet())
+	}
+	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
+		t.Fatalf("ledger does not balance: %+v", a)
+	}
+}
+
+// A pipeline connection ended while its batch runs, before the COMMIT: the server
+// reports it on the statement it was running and runs nothing after, so the batch
+// has written nothing and goes again on a new connection. Each payment is written
+// once.
+func TestPipelineCutMidBatchGoesAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := storagetest.Open(t, "postgres")
+	t0 := time.Now()
+	m := storagetest.Must(tenant.NewService(b.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
+	l := ledger.New(b.DB, clock.NewFake(t0))
+	storagetest.Must(l.Open(ctx, "external:bank", ledger.External, true))
+	storagetest.Must(l.Open(ctx, "settlement:"+m, ledger.Settlement, false))
+	storagetest.Must(l.Open(ctx, "wallet:P1", ledger.Wallet, false))
+	storagetest.Must(l.Transfer(ctx, ledger.Request{Key: "topup", Debit: "external:bank", Credit: "wallet:P1", Amount: 100, Code: "topup"}))
+	var ps []pay.Payment
+	if err := b.DB.InPayTx(ctx, func(tx pay.Tx) error {
+		if err := tx.InsertPayer(ctx, pay.Payer{PayerID: "P1", CreatedAt: t0}); err != nil {
+			return err
+		}
+		for i := range 3 {
+			code, no := fmt.Sprint("C", i), fmt.Sprint("N", i)
+			c := pay.Credential{Hash: code, Kind: pay.FaceCode, PayerID: "P1", MchID: m, AppID: "wxA", ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
+			if err := tx.InsertCredential(ctx, c); err != nil {
+				return err
+			}
+			ps = append(ps, pay.Payment{
+				Order: pay.Order{OwnerMchID: m, OutTradeNo: no, TransactionID: "T-" + no, MchID: m, AppID: "wxA", API: pay.APIFacePay,
+					TradeType: "FACEPAY", PayerID: "P1", OpenID: "o1", TotalFee: 10, FeeType: "CNY", Body: "lunch", CredentialHash: code,
+					RequestDigest: "d-" + no, State: pay.StateSuccess, CreatedAt: t0, PaidAt: t0, UpdatedAt: t0},
+				CodeHash: code, UsedBy: m + "/" + no,
+				Transfer: ledger.Transfer{Key: "pay:" + m + "/" + no, Debit: "wallet:P1", Credit: "settlement:" + m, Amount: 10, Code: "pay",
+					State: ledger.Posted, CreatedAt: t0, UpdatedAt: t0},
+			})
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The batch's last write sleeps; the test ends its connection while it does.
+	const sleep = "SELECT pg_sleep(0.4) AS openfacepay_test_sleep"
+	cut := make(chan int, 1)
+	go func() {
+		admin := storagetest.Must(sql.Open("pgx", b.Config.URL))
+		defer admin.Close()
+		for range 200 {
+			var n int
+			if err := admin.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+				WHERE query LIKE '%openfacepay_test_sleep%' AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&n); err == nil && n > 0 {
+				cut <- n
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cut <- 0
+	}()
+	errs, _ := b.DB.ApplyPaymentsTogether(ps, sleep)
+	if n := <-cut; n != 1 {
+		t.Fatalf("ended %d connections running the batch, want 1", n)
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("a batch cut before its COMMIT answered %v, want it to go again and succeed", err)
+	}
+	for _, p := range ps {
+		if _, found := storagetest.Must2(b.DB.FindOrder(ctx, m, p.Order.OutTradeNo, "")); !found {
+			t.Fatalf("order %s was not written", p.Order.OutTradeNo)
+		}
+	}
+	if w := storagetest.Must(l.Account(ctx, "wallet:P1")).Balance; w != 70 {
+		t.Fatalf("wallet %d after three payments of 10 from 100, want 70 (each once)", w)
 	}
 	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
 		t.Fatalf("ledger does not balance: %+v", a)
