@@ -27,6 +27,7 @@ func newBench() *cobra.Command {
 		duration    time.Duration
 		payers      int
 		cpuProfile  string
+		memProfile  string
 		phase       string
 	)
 	payCmd := &cobra.Command{
@@ -51,16 +52,38 @@ the same machine and shares its cores.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := bench.PayConfig{DBURL: db, Concurrency: concurrency, Duration: duration, Payers: payers, Progress: os.Stderr}
-			if cpuProfile != "" {
+			if cpuProfile != "" || memProfile != "" {
 				if phase != "facepay" && phase != "orderquery" && phase != "protocol" {
 					return fmt.Errorf("--profile-phase must be facepay, orderquery or protocol, not %q", phase)
 				}
-				prof, closeFile, err := cpuProfiler(cpuProfile)
-				if err != nil {
-					return err
+				var profs []func() func()
+				if cpuProfile != "" {
+					prof, closeFile, err := cpuProfiler(cpuProfile)
+					if err != nil {
+						return err
+					}
+					defer closeFile()
+					profs = append(profs, prof)
 				}
-				defer closeFile()
-				cfg.ProfilePhase, cfg.Profile = phase, prof
+				if memProfile != "" {
+					prof, closeFile, err := allocProfiler(memProfile)
+					if err != nil {
+						return err
+					}
+					defer closeFile()
+					profs = append(profs, prof)
+				}
+				cfg.ProfilePhase, cfg.Profile = phase, func() func() {
+					var stops []func()
+					for _, start := range profs {
+						stops = append(stops, start())
+					}
+					return func() {
+						for _, stop := range stops {
+							stop()
+						}
+					}
+				}
 			}
 			rep, err := bench.RunPay(cmd.Context(), cfg)
 			if err != nil {
@@ -88,7 +111,8 @@ the same machine and shares its cores.`,
 	payCmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
 	payCmd.Flags().IntVar(&payers, "payers", 200, "wallets the payments are spread over")
 	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of one phase (server and client, one process) to this file for go tool pprof")
-	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile covers: facepay, orderquery or protocol (the protocol ceiling)")
+	payCmd.Flags().StringVar(&memProfile, "memprofile", "", "write the allocations up to the end of one phase to this file, and up to its start to FILE.base (go tool pprof -base FILE.base FILE: the phase's own)")
+	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile and --memprofile cover: facepay, orderquery or protocol (the protocol ceiling)")
 	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk(), newBenchMemory(), newBenchScale())
 	return cmd
 }
@@ -108,6 +132,33 @@ func cpuProfiler(path string) (start func() (stop func()), closeFile func(), err
 		return pprof.StopCPUProfile
 	}
 	return start, func() { _ = f.Close() }, nil
+}
+
+// allocProfiler creates path and path.base and returns what snapshots the allocations
+// so far into path.base (and gives back what snapshots them into path once the phase
+// ended), and what closes the files. The runtime counts allocations from the start of
+// the process, so the phase's own are the difference: go tool pprof -base path.base.
+func allocProfiler(path string) (start func() (stop func()), closeFiles func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err := os.Create(path + ".base")
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	snapshot := func(to *os.File) {
+		runtime.GC() // the profile holds allocations up to the last collection
+		if err := pprof.Lookup("allocs").WriteTo(to, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "memprofile:", err)
+		}
+	}
+	start = func() func() {
+		snapshot(base)
+		return func() { snapshot(f) }
+	}
+	return start, func() { _ = f.Close(); _ = base.Close() }, nil
 }
 
 func newBenchNotify() *cobra.Command {

@@ -1,14 +1,15 @@
 package v2http
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/pay"
@@ -120,15 +121,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate runs the checks every v2 call passes before its API sees it.
+// bodies holds the buffers request bodies are read into: Decode copies what it keeps,
+// so a buffer serves the next request instead of becoming garbage (a body is at most
+// v2wire.MaxBodyBytes, so neither is a pooled buffer).
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func (h *Handler) authenticate(r *http.Request, api API) (*Request, *refusal) {
 	if r.Method != http.MethodPost {
 		return nil, refuse("REQUIRE_POST_METHOD", "v2 APIs take POST, not %s", r.Method)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, v2wire.MaxBodyBytes))
-	if err != nil {
+	body := bodies.Get().(*bytes.Buffer)
+	defer bodies.Put(body)
+	body.Reset()
+	if _, err := body.ReadFrom(http.MaxBytesReader(nil, r.Body, v2wire.MaxBodyBytes)); err != nil {
 		return nil, refuse("XML_FORMAT_ERROR", "request body is larger than %d bytes or unreadable", v2wire.MaxBodyBytes)
 	}
-	msg, err := v2wire.Decode(body)
+	msg, err := v2wire.Decode(body.Bytes())
 	if err != nil {
 		var de *v2wire.DecodeError
 		if errors.As(err, &de) {
@@ -358,8 +366,12 @@ func writeRefusal(w http.ResponseWriter, rf *refusal) {
 	writeXML(w, m.Encode())
 }
 
+// xmlContentType is shared by every answer: net/http copies the header's values
+// when the header is written and never changes them, so no answer allocates its own.
+var xmlContentType = []string{"text/xml; charset=utf-8"}
+
 func writeXML(w http.ResponseWriter, b []byte) {
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Header()["Content-Type"] = xmlContentType
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }

@@ -397,8 +397,7 @@ func (p *pipeline) plan(jobs []*pipeJob, merge bool) []planned {
 					if n == 1 {
 						out = append(out, p.single(jobs[layer[0]].steps[k], layer[0]))
 					} else {
-						part := planned{job: -1, one: first.one}
-						part.q = p.rebindMany(q, n, first.many)
+						part := planned{q: p.rebindMany(q, n, first.many), job: -1, one: first.one, args: make([]any, 0, n*len(first.args))}
 						for _, i := range layer[:n] {
 							part.args = append(part.args, jobs[i].steps[k].args...)
 						}
