@@ -25,7 +25,6 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	ctx := context.Background()
 	b := storagetest.Open(t, "postgres")
 	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-	var paymentFrom func(wallet, no, code string, fee int64) pay.Payment
 	m := storagetest.Must(tenant.NewService(b.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
 	l := ledger.New(b.DB, clock.NewFake(t0))
 	storagetest.Must(l.Open(ctx, "external:bank", ledger.External, true))
@@ -50,17 +49,8 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	payment := func(no, code string, fee int64) pay.Payment { return paymentFrom("wallet:P1", no, code, fee) }
-	paymentFrom = func(wallet, no, code string, fee int64) pay.Payment {
-		return pay.Payment{
-			Order: pay.Order{OwnerMchID: m, OutTradeNo: no, TransactionID: "T-" + no, MchID: m, AppID: "wxA", API: pay.APIFacePay,
-				TradeType: "FACEPAY", PayerID: "P1", OpenID: "o1", TotalFee: fee, FeeType: "CNY", Body: "lunch", CredentialHash: code,
-				RequestDigest: "d-" + no, State: pay.StateSuccess, CreatedAt: t0, PaidAt: t0, UpdatedAt: t0},
-			CodeHash: code, UsedBy: m + "/" + no,
-			Transfer: ledger.Transfer{Key: "pay:" + m + "/" + no, Debit: wallet, Credit: "settlement:" + m, Amount: fee, Code: "pay",
-				State: ledger.Posted, CreatedAt: t0, UpdatedAt: t0},
-		}
-	}
+	payment := func(no, code string, fee int64) pay.Payment { return decided(m, "P1", no, code, fee, t0) }
+	paymentFrom := func(payer, no, code string, fee int64) pay.Payment { return decided(m, payer, no, code, fee, t0) }
 	wallet := func() int64 { return storagetest.Must(l.Account(ctx, "wallet:P1")).Balance }
 	usedBy := func(code string) string {
 		var c pay.Credential
@@ -80,7 +70,7 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	// Four payments, two from each wallet: one statement for the four claims, one per
 	// table for the new rows, and two for the debits (each wallet once per statement).
 	errs, sent := b.DB.ApplyPaymentsTogether([]pay.Payment{payment("A1", "C00", 10), payment("A2", "C01", 10),
-		paymentFrom("wallet:P2", "A3", "C02", 10), paymentFrom("wallet:P2", "A4", "C03", 10)})
+		paymentFrom("P2", "A3", "C02", 10), paymentFrom("P2", "A4", "C03", 10)})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +151,7 @@ func TestPipelineCutMidBatchGoesAgain(t *testing.T) {
 			if err := tx.InsertCredential(ctx, c); err != nil {
 				return err
 			}
-			ps = append(ps, pay.Payment{
-				Order: pay.Order{OwnerMchID: m, OutTradeNo: no, TransactionID: "T-" + no, MchID: m, AppID: "wxA", API: pay.APIFacePay,
-					TradeType: "FACEPAY", PayerID: "P1", OpenID: "o1", TotalFee: 10, FeeType: "CNY", Body: "lunch", CredentialHash: code,
-					RequestDigest: "d-" + no, State: pay.StateSuccess, CreatedAt: t0, PaidAt: t0, UpdatedAt: t0},
-				CodeHash: code, UsedBy: m + "/" + no,
-				Transfer: ledger.Transfer{Key: "pay:" + m + "/" + no, Debit: "wallet:P1", Credit: "settlement:" + m, Amount: 10, Code: "pay",
-					State: ledger.Posted, CreatedAt: t0, UpdatedAt: t0},
-			})
+			ps = append(ps, decided(m, "P1", no, code, 10, t0))
 		}
 		return nil
 	}); err != nil {
@@ -208,5 +191,18 @@ func TestPipelineCutMidBatchGoesAgain(t *testing.T) {
 	}
 	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
 		t.Fatalf("ledger does not balance: %+v", a)
+	}
+}
+
+// decided is a facepay of fee from payer's wallet to merchant m with code, as a
+// charge decides it.
+func decided(m, payer, no, code string, fee int64, t0 time.Time) pay.Payment {
+	return pay.Payment{
+		Order: pay.Order{OwnerMchID: m, OutTradeNo: no, TransactionID: "T-" + no, MchID: m, AppID: "wxA", API: pay.APIFacePay,
+			TradeType: "FACEPAY", PayerID: payer, OpenID: "o-" + payer, TotalFee: fee, FeeType: "CNY", Body: "lunch", CredentialHash: code,
+			RequestDigest: "d-" + no, State: pay.StateSuccess, CreatedAt: t0, PaidAt: t0, UpdatedAt: t0},
+		CodeHash: code, UsedBy: m + "/" + no,
+		Transfer: ledger.Transfer{Key: "pay:" + m + "/" + no, Debit: "wallet:" + payer, Credit: "settlement:" + m, Amount: fee, Code: "pay",
+			State: ledger.Posted, CreatedAt: t0, UpdatedAt: t0},
 	}
 }
