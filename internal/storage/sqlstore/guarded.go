@@ -91,8 +91,8 @@ type pipeline struct {
 	quit   chan struct{}
 	wg     sync.WaitGroup
 	sent   atomic.Int64 // statements sent, BEGIN and COMMIT aside
-	// unmerged sends each write's rows on their own, as before plan merged them (to
-	// compare the two in one run: BenchmarkGuardedPayments).
+	// unmerged sends each write's steps on their own, as before plan merged them (to
+	// compare the two: BenchmarkGuardedPayments, BenchmarkPipelineMerged).
 	unmerged atomic.Bool
 	rebinder
 }
@@ -175,7 +175,7 @@ func (p *pipeline) commit(batch []*pipeJob) {
 	}
 	attempt, merge := 1, !p.unmerged.Load()
 	for len(pending) > 0 {
-		refused, unwritten, err := p.once(pending, merge)
+		refused, why, unwritten, err := p.once(pending, merge)
 		if errors.Is(err, errRows) {
 			merge = false // the batch again, each write's rows its own, to find whose they were
 			continue
@@ -196,28 +196,21 @@ func (p *pipeline) commit(batch []*pipeJob) {
 			}
 			return
 		}
-		if len(refused) == 0 {
+		if refused < 0 {
 			for _, j := range pending {
 				j.done <- nil
 			}
 			return
 		}
-		kept := pending[:0:0]
-		for i, j := range pending {
-			if e, ok := refused[i]; ok {
-				j.done <- e
-			} else {
-				kept = append(kept, j)
-			}
-		}
-		pending = kept
+		pending[refused].done <- why
+		pending = append(pending[:refused:refused], pending[refused+1:]...)
 	}
 }
 
 // once runs the jobs in one transaction, sent with its BEGIN and COMMIT in one round
-// trip: committed when it returns no refusals and no error; rolled back otherwise.
-// refused holds the answer of the job that failed alone: errGuard when a guard did not
-// hold or a constraint refused it, the server's error when its statement failed
+// trip: committed when it returns refused < 0 and no error; rolled back otherwise.
+// refused is the job that failed alone and why its answer: errGuard when a guard did
+// not hold or a constraint refused it, the server's error when its statement failed
 // otherwise. err is the batch's own failure (the connection, the commit), or errRows
 // when a statement carrying several writes' rows failed; unwritten says the COMMIT
 // cannot have run.
@@ -228,14 +221,14 @@ func (p *pipeline) commit(batch []*pipeJob) {
 // messages it skipped with nothing; so whatever error the server reports for a
 // statement before the COMMIT's answer, the COMMIT did not run. Only a connection that
 // ends with no answer leaves the COMMIT in doubt.
-func (p *pipeline) once(jobs []*pipeJob, merge bool) (refused map[int]error, unwritten bool, err error) {
+func (p *pipeline) once(jobs []*pipeJob, merge bool) (refused int, why error, unwritten bool, err error) {
 	ctx := context.Background() // one request's cancellation must not abort its batch
 	if p.conn != nil && p.conn.IsClosed() {
 		p.conn = nil
 	}
 	if p.conn == nil {
 		if p.conn, err = pgx.ConnectConfig(ctx, p.config); err != nil {
-			return nil, true, fmt.Errorf("sqlstore: pipeline connection: %w", err)
+			return -1, nil, true, fmt.Errorf("sqlstore: pipeline connection: %w", err)
 		}
 	}
 	steps := p.plan(jobs, merge)
@@ -262,7 +255,7 @@ func (p *pipeline) once(jobs []*pipeJob, merge bool) (refused map[int]error, unw
 	if cerr := br.Close(); err == nil && !committed {
 		err = cerr
 	}
-	refused = map[int]error{}
+	refused = -1
 	code := pgCode(err)
 	switch {
 	case committed:
@@ -273,9 +266,9 @@ func (p *pipeline) once(jobs []*pipeJob, merge bool) (refused map[int]error, unw
 		case culprit.job < 0:
 			err = errRows // whose row it was, the batch run again unmerged tells
 		case culprit.one && isGuard(err) || p.d.isUnique(err) || p.d.isForeignKey(err):
-			refused[culprit.job], err = errGuard, nil
+			refused, why, err = culprit.job, errGuard, nil
 		default:
-			refused[culprit.job], err = err, nil
+			refused, why, err = culprit.job, err, nil
 		}
 		unwritten = true
 	default:
@@ -304,9 +297,9 @@ func (p *pipeline) once(jobs []*pipeJob, merge bool) (refused map[int]error, unw
 		p.conn = nil
 	}
 	if err != nil {
-		return nil, unwritten, err
+		return -1, nil, unwritten, err
 	}
-	return refused, !committed, nil
+	return refused, why, !committed, nil
 }
 
 // guardMark begins the text of the error a guarded step's statement raises when it

@@ -11,11 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openfacepay/openfacepay/internal/clock"
-	"github.com/openfacepay/openfacepay/internal/ledger"
-	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
-	"github.com/openfacepay/openfacepay/internal/tenant"
 )
 
 // BenchmarkGuardedPayments measures the platform's decided payments as the store
@@ -59,50 +55,23 @@ type benchPayments struct {
 }
 
 func newBenchPayments(b *testing.B, be storagetest.Backend) *benchPayments {
-	ctx := context.Background()
 	bp := &benchPayments{be: be, t0: time.Now()}
-	bp.m = storagetest.Must(tenant.NewService(be.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
-	l := ledger.New(be.DB, clock.Real{})
-	storagetest.Must(l.Open(ctx, "external:bank", ledger.External, true))
-	storagetest.Must(l.Open(ctx, "settlement:"+bp.m, ledger.Settlement, false))
-	if err := be.DB.InPayTx(ctx, func(tx pay.Tx) error {
-		for i := range 200 {
-			if err := tx.InsertPayer(ctx, pay.Payer{PayerID: fmt.Sprint("P", i), CreatedAt: bp.t0}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		b.Fatal(err)
+	ids := make([]string, 200)
+	for i := range ids {
+		ids[i] = fmt.Sprint("P", i)
 	}
-	for i := range 200 {
-		w := fmt.Sprint("wallet:P", i)
-		storagetest.Must(l.Open(ctx, w, ledger.Wallet, false))
-		storagetest.Must(l.Transfer(ctx, ledger.Request{Key: "fund:" + w, Debit: "external:bank", Credit: w, Amount: 1 << 40, Code: "topup"}))
-	}
+	bp.m, _ = payers(b, be, bp.t0, 1<<40, ids...)
 	return bp
 }
 
 // mint inserts n unused face codes, payer i%200's for the i-th, and returns them.
 func (bp *benchPayments) mint(b *testing.B, n int) []string {
-	ctx := context.Background()
 	codes := make([]string, n)
-	for lo := 0; lo < n; lo += 1000 {
-		if err := bp.be.DB.InPayTx(ctx, func(tx pay.Tx) error {
-			for i := lo; i < min(n, lo+1000); i++ {
-				bp.seq++
-				codes[i] = fmt.Sprint("code-", bp.seq)
-				c := pay.Credential{Hash: codes[i], Kind: pay.FaceCode, PayerID: fmt.Sprint("P", i%200), MchID: bp.m, AppID: "wxA",
-					ExpiresAt: bp.t0.Add(time.Hour), CreatedAt: bp.t0}
-				if err := tx.InsertCredential(ctx, c); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
+	for i := range codes {
+		bp.seq++
+		codes[i] = fmt.Sprint("code-", bp.seq)
 	}
+	mint(b, bp.be, bp.m, bp.t0, codes, func(i int) string { return fmt.Sprint("P", i%200) })
 	return codes
 }
 

@@ -25,30 +25,12 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	ctx := context.Background()
 	b := storagetest.Open(t, "postgres")
 	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-	m := storagetest.Must(tenant.NewService(b.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
-	l := ledger.New(b.DB, clock.NewFake(t0))
-	storagetest.Must(l.Open(ctx, "external:bank", ledger.External, true))
-	storagetest.Must(l.Open(ctx, "settlement:"+m, ledger.Settlement, false))
-	for _, w := range []string{"wallet:P1", "wallet:P2"} {
-		storagetest.Must(l.Open(ctx, w, ledger.Wallet, false))
-		storagetest.Must(l.Transfer(ctx, ledger.Request{Key: "topup:" + w, Debit: "external:bank", Credit: w, Amount: 100, Code: "topup"}))
+	m, l := payers(t, b, t0, 100, "P1", "P2")
+	codes := make([]string, 14)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("C%02d", i)
 	}
-	if err := b.DB.InPayTx(ctx, func(tx pay.Tx) error {
-		for _, p := range []string{"P1", "P2"} {
-			if err := tx.InsertPayer(ctx, pay.Payer{PayerID: p, CreatedAt: t0}); err != nil {
-				return err
-			}
-		}
-		for i := range 14 {
-			c := pay.Credential{Hash: fmt.Sprintf("C%02d", i), Kind: pay.FaceCode, PayerID: "P1", MchID: m, AppID: "wxA", ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
-			if err := tx.InsertCredential(ctx, c); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	mint(t, b, m, t0, codes, func(int) string { return "P1" })
 	payment := func(no, code string, fee int64) pay.Payment { return decided(m, "P1", no, code, fee, t0) }
 	paymentFrom := func(payer, no, code string, fee int64) pay.Payment { return decided(m, payer, no, code, fee, t0) }
 	wallet := func() int64 { return storagetest.Must(l.Account(ctx, "wallet:P1")).Balance }
@@ -134,28 +116,12 @@ func TestPipelineCutMidBatchGoesAgain(t *testing.T) {
 	ctx := context.Background()
 	b := storagetest.Open(t, "postgres")
 	t0 := time.Now()
-	m := storagetest.Must(tenant.NewService(b.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
-	l := ledger.New(b.DB, clock.NewFake(t0))
-	storagetest.Must(l.Open(ctx, "external:bank", ledger.External, true))
-	storagetest.Must(l.Open(ctx, "settlement:"+m, ledger.Settlement, false))
-	storagetest.Must(l.Open(ctx, "wallet:P1", ledger.Wallet, false))
-	storagetest.Must(l.Transfer(ctx, ledger.Request{Key: "topup", Debit: "external:bank", Credit: "wallet:P1", Amount: 100, Code: "topup"}))
+	m, l := payers(t, b, t0, 100, "P1")
+	codes := []string{"C0", "C1", "C2"}
+	mint(t, b, m, t0, codes, func(int) string { return "P1" })
 	var ps []pay.Payment
-	if err := b.DB.InPayTx(ctx, func(tx pay.Tx) error {
-		if err := tx.InsertPayer(ctx, pay.Payer{PayerID: "P1", CreatedAt: t0}); err != nil {
-			return err
-		}
-		for i := range 3 {
-			code, no := fmt.Sprint("C", i), fmt.Sprint("N", i)
-			c := pay.Credential{Hash: code, Kind: pay.FaceCode, PayerID: "P1", MchID: m, AppID: "wxA", ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
-			if err := tx.InsertCredential(ctx, c); err != nil {
-				return err
-			}
-			ps = append(ps, decided(m, "P1", no, code, 10, t0))
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	for i, code := range codes {
+		ps = append(ps, decided(m, "P1", fmt.Sprint("N", i), code, 10, t0))
 	}
 	// The batch's last write sleeps; the test ends its connection while it does.
 	const sleep = "SELECT pg_sleep(0.4) AS openfacepay_test_sleep"
@@ -204,5 +170,52 @@ func decided(m, payer, no, code string, fee int64, t0 time.Time) pay.Payment {
 		CodeHash: code, UsedBy: m + "/" + no,
 		Transfer: ledger.Transfer{Key: "pay:" + m + "/" + no, Debit: "wallet:" + payer, Credit: "settlement:" + m, Amount: fee, Code: "pay",
 			State: ledger.Posted, CreatedAt: t0, UpdatedAt: t0},
+	}
+}
+
+// payers creates a merchant with its settlement account and, for each of ids, a payer
+// and a wallet holding fund; it returns the merchant and its ledger.
+func payers(t testing.TB, b storagetest.Backend, t0 time.Time, fund int64, ids ...string) (string, *ledger.Ledger) {
+	t.Helper()
+	ctx := context.Background()
+	m := storagetest.Must(tenant.NewService(b.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
+	l := ledger.New(b.DB, clock.NewFake(t0))
+	storagetest.Must(l.Open(ctx, "external:bank", ledger.External, true))
+	storagetest.Must(l.Open(ctx, "settlement:"+m, ledger.Settlement, false))
+	if err := b.DB.InPayTx(ctx, func(tx pay.Tx) error {
+		for _, id := range ids {
+			if err := tx.InsertPayer(ctx, pay.Payer{PayerID: id, CreatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		w := "wallet:" + id
+		storagetest.Must(l.Open(ctx, w, ledger.Wallet, false))
+		storagetest.Must(l.Transfer(ctx, ledger.Request{Key: "fund:" + w, Debit: "external:bank", Credit: w, Amount: fund, Code: "topup"}))
+	}
+	return m, l
+}
+
+// mint inserts unused face codes of merchant m, the i-th for payer(i), a thousand a
+// transaction.
+func mint(t testing.TB, b storagetest.Backend, m string, t0 time.Time, codes []string, payer func(i int) string) {
+	t.Helper()
+	ctx := context.Background()
+	for lo := 0; lo < len(codes); lo += 1000 {
+		if err := b.DB.InPayTx(ctx, func(tx pay.Tx) error {
+			for i := lo; i < min(len(codes), lo+1000); i++ {
+				c := pay.Credential{Hash: codes[i], Kind: pay.FaceCode, PayerID: payer(i), MchID: m, AppID: "wxA", ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
+				if err := tx.InsertCredential(ctx, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
