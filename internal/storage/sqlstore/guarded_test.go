@@ -34,16 +34,7 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	payment := func(no, code string, fee int64) pay.Payment { return decided(m, "P1", no, code, fee, t0) }
 	paymentFrom := func(payer, no, code string, fee int64) pay.Payment { return decided(m, payer, no, code, fee, t0) }
 	wallet := func() int64 { return storagetest.Must(l.Account(ctx, "wallet:P1")).Balance }
-	usedBy := func(code string) string {
-		var c pay.Credential
-		if err := b.DB.InPayTx(ctx, func(tx pay.Tx) (err error) {
-			c, _, err = tx.Credential(ctx, code)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return c.UsedBy
-	}
+	usedBy := func(code string) string { return storagetest.CodeUsedBy(t, b, code) }
 	written := func(no string) bool {
 		_, found := storagetest.Must2(b.DB.FindOrder(ctx, m, no, ""))
 		return found

@@ -134,16 +134,7 @@ func testGuardedPayment(t *testing.T, b Backend) {
 		_, found := Must2(b.DB.FindOrder(ctx, m, no, ""))
 		return found
 	}
-	usedBy := func(code string) string {
-		var c pay.Credential
-		if err := b.DB.InPayTx(ctx, func(tx pay.Tx) (err error) {
-			c, _, err = tx.Credential(ctx, code)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return c.UsedBy
-	}
+	usedBy := func(code string) string { return CodeUsedBy(t, b, code) }
 	// The merchant's state brings the code along, as the decision reads it.
 	st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, pay.Also{CodeHash: "C00"}))
 	if !st.Found || !st.CodeFound || st.Code.PayerID != "P1" || st.Code.MchID != m || st.Code.UsedBy != "" || !st.Code.ExpiresAt.Equal(t0.Add(time.Hour)) {
@@ -272,4 +263,17 @@ func cutPipeline(t *testing.T, b Backend) {
 	if err != nil || n != 1 {
 		t.Fatalf("cut %d pipeline connections (%v), want 1", n, err)
 	}
+}
+
+// CodeUsedBy is what the credential with hash code says used it ("" while unused).
+func CodeUsedBy(t testing.TB, b Backend, code string) string {
+	t.Helper()
+	var c pay.Credential
+	if err := b.DB.InPayTx(context.Background(), func(tx pay.Tx) (err error) {
+		c, _, err = tx.Credential(context.Background(), code)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c.UsedBy
 }
