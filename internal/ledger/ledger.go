@@ -108,7 +108,9 @@ type Store interface {
 	// InsertTransfer stores a new transfer; ErrDuplicateKey when its key exists.
 	InsertTransfer(ctx context.Context, t Transfer) error
 	// CreditLater records the posted credit of transfer key to id, to be folded into
-	// the account's balance; Account counts it from the start.
+	// the account's balance; Account counts it from the start. Only the sum of an
+	// account's deferred credits is ever read, so a store may keep those of one
+	// transaction as one record.
 	CreditLater(ctx context.Context, key, id string, amount int64) error
 	// Fold moves the deferred credits of id into its balance.
 	Fold(ctx context.Context, id string) error

@@ -122,3 +122,18 @@ func (db *DB) MergeRows(on bool) {
 		db.pipe.unmerged.Store(!on)
 	}
 }
+
+// StopFolding stops the store's folding of deferred credits, so a test reads them as
+// its writes left them.
+func (db *DB) StopFolding() {
+	db.fold.stop()
+	db.fold = nil
+}
+
+// SumCredits says whether the pipeline sends a batch's deferred credits to one account
+// as one row (step.sum).
+func (db *DB) SumCredits(on bool) {
+	if db.pipe != nil {
+		db.pipe.unsummed.Store(!on)
+	}
+}

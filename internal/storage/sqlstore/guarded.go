@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,11 +36,17 @@ import (
 // many, for a one-row step, is the same change for n rows of arguments at once as one
 // statement that fails unless it changed n rows; key is the argument that names the
 // changed row, so that two steps changing one row never share a statement.
+//
+// sum, for a row step, says that the rows of a batch's steps of its text may be added
+// up: one row per value of args[key], carrying the first such row's other arguments
+// and, as its last, the total of their last arguments (a batch's deferred credits to
+// one account are one row).
 type step struct {
 	q    string
 	args []any
 	one  bool
 	row  bool
+	sum  bool
 	many func(n int) string
 	key  int
 }
@@ -94,6 +101,9 @@ type pipeline struct {
 	// unmerged sends each write's steps on their own, as before plan merged them (to
 	// compare the two: BenchmarkGuardedPayments, BenchmarkPipelineMerged).
 	unmerged atomic.Bool
+	// unsummed sends a batch's deferred credits as a row per write, as before summed
+	// (BenchmarkPipelineMerged/credits).
+	unsummed atomic.Bool
 	rebinder
 }
 
@@ -384,6 +394,10 @@ func (p *pipeline) plan(jobs []*pipeJob, merge bool) []planned {
 		}
 		for _, q := range texts {
 			first := jobs[owners[q][0]].steps[k]
+			if first.sum && !p.unsummed.Load() {
+				out = append(out, p.summed(jobs, owners[q], k)...)
+				continue
+			}
 			for _, layer := range layers(jobs, owners[q], k, first) {
 				for len(layer) > 0 {
 					n := min(len(layer), maxRows)
@@ -400,6 +414,42 @@ func (p *pipeline) plan(jobs []*pipeJob, merge bool) []planned {
 				}
 			}
 		}
+	}
+	return out
+}
+
+// summed is the k-th steps of jobs[owners], rows that may be added up (step.sum), as
+// one row per key: one INSERT of up to maxRows rows at a time.
+func (p *pipeline) summed(jobs []*pipeJob, owners []int, k int) []planned {
+	if len(owners) == 1 {
+		return []planned{p.single(jobs[owners[0]].steps[k], owners[0])}
+	}
+	var (
+		rows [][]any
+		at   = map[any]int{} // key → its row
+	)
+	for _, i := range owners {
+		s := jobs[i].steps[k]
+		last := len(s.args) - 1
+		r, seen := at[s.args[s.key]]
+		if !seen {
+			at[s.args[s.key]], r = len(rows), len(rows)
+			rows = append(rows, slices.Clone(s.args))
+			continue
+		}
+		rows[r][last] = rows[r][last].(int64) + s.args[last].(int64)
+	}
+	var out []planned
+	for len(rows) > 0 {
+		n := min(len(rows), maxRows)
+		part := planned{q: p.rebind(jobs[owners[0]].steps[k].q), job: -1}
+		if n > 1 {
+			part.q = p.rebindMany(jobs[owners[0]].steps[k].q, n, nil)
+		}
+		for _, r := range rows[:n] {
+			part.args = append(part.args, r...)
+		}
+		out, rows = append(out, part), rows[n:]
 	}
 	return out
 }

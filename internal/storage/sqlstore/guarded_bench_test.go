@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openfacepay/openfacepay/internal/storage/sqlstore"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 )
 
@@ -142,12 +143,25 @@ func postgresCPU() time.Duration {
 	return time.Duration(ticks) * time.Second / 100 // USER_HZ, 100 on Linux
 }
 
-// BenchmarkPipelineMerged weighs the pipeline's merged statements on PostgreSQL
-// against each payment's own, in one run: 16 goroutines pay without pause while the
-// mode flips every 100 ms, and each slice's payments and CPU count for its mode. On
-// this machine kind the CPU's speed moves by a third within minutes, so two runs one
-// after the other do not compare; slices taken in turn do.
+// BenchmarkPipelineMerged weighs the pipeline's merged statements on PostgreSQL in one
+// run each: "rows" against each payment's own statements, "credits" a batch's deferred
+// credits summed per account against a row per payment (all else merged). 16
+// goroutines pay without pause while the mode flips every 100 ms, and each slice's
+// payments and CPU count for its mode. On this machine kind the CPU's speed moves by a
+// third within minutes, so two runs one after the other do not compare; slices taken
+// in turn do.
 func BenchmarkPipelineMerged(b *testing.B) {
+	b.Run("rows", func(b *testing.B) {
+		flipped(b, [2]string{"merged", "unmerged"}, func(db *sqlstore.DB, on bool) { db.MergeRows(on) })
+	})
+	b.Run("credits", func(b *testing.B) {
+		flipped(b, [2]string{"summed", "apart"}, func(db *sqlstore.DB, on bool) { db.SumCredits(on) })
+	})
+}
+
+// flipped pays b.N payments on PostgreSQL with set(db, true) and set(db, false) in
+// turns of 100 ms, and reports paid/s and CPU per payment of each, named by names.
+func flipped(b *testing.B, names [2]string, set func(db *sqlstore.DB, on bool)) {
 	be := storagetest.Open(b, "postgres")
 	bp := newBenchPayments(b, be)
 	codes := bp.mint(b, b.N)
@@ -158,7 +172,7 @@ func BenchmarkPipelineMerged(b *testing.B) {
 	}
 	var (
 		paid    atomic.Int64
-		modes   [2]tally // [0] merged, [1] unmerged
+		modes   [2]tally // [0] set on, [1] off
 		stop    = make(chan struct{})
 		flipped = make(chan struct{})
 	)
@@ -181,15 +195,15 @@ func BenchmarkPipelineMerged(b *testing.B) {
 				return
 			}
 			mode = 1 - mode
-			be.DB.MergeRows(mode == 0)
+			set(be.DB, mode == 0)
 			at, cpu, count = now, c, p
 		}
 	}()
 	bp.payAll(b, codes, &paid)
 	close(stop)
 	<-flipped
-	be.DB.MergeRows(true)
-	for i, name := range []string{"merged", "unmerged"} {
+	set(be.DB, true)
+	for i, name := range names {
 		t := modes[i]
 		if t.paid == 0 {
 			continue

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +94,89 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	}
 	if written("D3") || wallet() != 5 {
 		t.Fatalf("after a short wallet: D3 written %v, wallet %d (want 5)", written("D3"), wallet())
+	}
+	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
+		t.Fatalf("ledger does not balance: %+v", a)
+	}
+}
+
+// A pipeline batch's deferred credits to one account go as one row: their total,
+// under the first payment's transfer key. A payment the batch refuses is not in it,
+// the account's balance reads the same as with a row per payment, and a fold moves
+// the rows into the balances.
+func TestPipelineBatchSumsDeferredCredits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := storagetest.Open(t, "postgres")
+	b.DB.StopFolding()
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	m, l := payers(t, b, t0, 100, "P1", "P2")
+	m2, _ := payers(t, b, t0, 100, "Q1")
+	mint(t, b, m, t0, []string{"C1", "C2", "C3", "C4", "C5", "C6"}, func(i int) string { return []string{"P1", "P2"}[i%2] })
+	mint(t, b, m2, t0, []string{"D1", "D2"}, func(int) string { return "Q1" })
+	type deferred struct {
+		key, account string
+		amount       int64
+	}
+	rows := func() []deferred {
+		t.Helper()
+		rs, err := b.DB.SQL().QueryContext(ctx, `SELECT transfer_key, account_id, amount FROM ledger_deferred ORDER BY transfer_key`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		var out []deferred
+		for rs.Next() {
+			var d deferred
+			if err := rs.Scan(&d.key, &d.account, &d.amount); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d)
+		}
+		return out
+	}
+	settled := func(mch string) int64 { return storagetest.Must(l.Account(ctx, "settlement:"+mch)).Balance }
+
+	errs, _ := b.DB.ApplyPaymentsTogether([]pay.Payment{decided(m, "P1", "A1", "C1", 10, t0), decided(m, "P2", "A2", "C2", 20, t0),
+		decided(m2, "Q1", "B1", "D1", 5, t0), decided(m, "P1", "A3", "C3", 30, t0), decided(m2, "Q1", "B2", "D2", 7, t0)})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	want := []deferred{{"pay:" + m + "/A1", "settlement:" + m, 60}, {"pay:" + m2 + "/B1", "settlement:" + m2, 12}}
+	byKey := func(ds []deferred) string {
+		slices.SortFunc(ds, func(a, b deferred) int { return strings.Compare(a.key, b.key) })
+		return fmt.Sprint(ds)
+	}
+	if got := rows(); byKey(got) != byKey(want) {
+		t.Fatalf("deferred credits of the batch %v, want %v", got, want)
+	}
+	if s, s2 := settled(m), settled(m2); s != 60 || s2 != 12 {
+		t.Fatalf("settlement balances %d and %d, want 60 and 12", s, s2)
+	}
+
+	// The second payment's code is used: the batch goes again, each payment's
+	// statements its own, and without it.
+	errs, _ = b.DB.ApplyPaymentsTogether([]pay.Payment{decided(m, "P2", "A4", "C4", 1, t0), decided(m, "P1", "A5", "C1", 2, t0),
+		decided(m, "P1", "A6", "C5", 4, t0)})
+	if errs[0] != nil || !errors.Is(errs[1], pay.ErrNotApplied) || errs[2] != nil {
+		t.Fatalf("a batch with a used code answered %v, want only the second refused", errs)
+	}
+	want = append(want[:1:1], deferred{"pay:" + m + "/A4", "settlement:" + m, 1}, deferred{"pay:" + m + "/A6", "settlement:" + m, 4}, want[1])
+	if got := rows(); byKey(got) != byKey(want) {
+		t.Fatalf("deferred credits after the refusal %v, want %v", got, want)
+	}
+	if s := settled(m); s != 65 {
+		t.Fatalf("settlement balance %d, want 65", s)
+	}
+
+	if _, err := b.DB.FoldDeferred(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(); len(got) != 0 {
+		t.Fatalf("deferred credits left after a fold: %v", got)
+	}
+	if s, s2 := settled(m), settled(m2); s != 65 || s2 != 12 {
+		t.Fatalf("settlement balances after the fold %d and %d, want 65 and 12", s, s2)
 	}
 	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
 		t.Fatalf("ledger does not balance: %+v", a)

@@ -108,6 +108,14 @@ const (
 	sqlCreditLater = `INSERT INTO ledger_deferred (transfer_key, account_id, amount) VALUES (?, ?, ?)`
 )
 
+// creditLaterStep is transfer tr's deferred credit as a guarded write's step. In the
+// PostgreSQL pipeline the deferred credits of one batch to one account go as one row,
+// their total, under the first transfer's key: each such row costs PostgreSQL an index
+// entry per index and two foreign-key checks, and a balance only ever reads their sum.
+func creditLaterStep(tr ledger.Transfer) step {
+	return step{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}, row: true, sum: true, key: 1}
+}
+
 // debitMany is sqlDebit for n accounts in one statement, in the PostgreSQL pipeline.
 func debitMany(n int) string {
 	return guardedMany(`WITH v (posted, held, id, need) AS (VALUES `+tuples(n, "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT)")+`),

@@ -232,7 +232,7 @@ func paymentSteps(p pay.Payment) []step {
 		{q: sqlInsertOrder, args: orderArgs(p.Order), row: true},
 		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true, many: debitMany, key: 2},
 		{q: sqlInsertTransfer, args: transferArgs(tr), row: true},
-		{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}, row: true},
+		creditLaterStep(tr),
 	}
 }
 
