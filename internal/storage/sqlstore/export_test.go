@@ -88,32 +88,58 @@ func (db *DB) CodeCached(hash string) bool {
 
 // ApplyPaymentsTogether applies ps as one batch of a pipeline on a connection of its
 // own (PostgreSQL), as the store's pipeline applies what queued, and returns each
-// payment's answer and the statements the batch sent, BEGIN and COMMIT aside. Each
-// of also joins the batch after the payments as a write of that one statement.
+// payment's answer and the statements the batch sent. Each of also joins the batch
+// after the payments as a write of that one statement.
 func (db *DB) ApplyPaymentsTogether(ps []pay.Payment, also ...string) ([]error, int64) {
-	p := &pipeline{config: db.pipe.config, rebinder: rebinder{d: db.d}}
-	jobs := make([]*pipeJob, len(ps), len(ps)+len(also))
-	for i, pm := range ps {
+	errs, _, sent, _ := db.ApplyChained(ps, also, nil)
+	return errs, sent
+}
+
+// ApplyChained is ApplyPaymentsTogether(first, also...) with the payments of behind
+// waiting while that batch runs, as payments that arrive meanwhile wait for the
+// store's pipeline: it returns the answers to first and to behind, the statements
+// sent, and how many batches were sent while the one before them committed.
+func (db *DB) ApplyChained(first []pay.Payment, also []string, behind []pay.Payment) (errFirst, errBehind []error, sent, chained int64) {
+	p := &pipeline{config: db.pipe.config, rebinder: rebinder{d: db.d}, jobs: make(chan *pipeJob, len(behind))}
+	job := func(steps []step) *pipeJob {
+		return &pipeJob{ctx: context.Background(), steps: steps, done: make(chan error, 1)}
+	}
+	var jobs, waiting []*pipeJob
+	for _, pm := range first {
 		db.codes.drop(pm.CodeHash)
-		jobs[i] = &pipeJob{ctx: context.Background(), steps: paymentSteps(pm), done: make(chan error, 1)}
+		jobs = append(jobs, job(paymentSteps(pm)))
 	}
 	for _, q := range also {
-		jobs = append(jobs, &pipeJob{ctx: context.Background(), steps: []step{{q: q}}, done: make(chan error, 1)})
+		jobs = append(jobs, job([]step{{q: q}}))
 	}
-	p.commit(jobs)
-	for _, j := range jobs[len(ps):] {
-		<-j.done
+	for _, pm := range behind {
+		db.codes.drop(pm.CodeHash)
+		waiting = append(waiting, job(paymentSteps(pm)))
+		p.jobs <- waiting[len(waiting)-1]
 	}
-	if p.conn != nil {
-		_ = p.conn.Close(context.Background())
+	for next := p.commit(&flight{jobs: jobs}); next != nil; {
+		next = p.commit(next)
 	}
-	errs := make([]error, len(ps))
-	for i, j := range jobs[:len(ps)] {
-		if errs[i] = <-j.done; errors.Is(errs[i], errGuard) {
-			errs[i] = pay.ErrNotApplied
+	if len(p.jobs) > 0 { // not taken while the first batch ran
+		next := &flight{jobs: waiting[len(waiting)-len(p.jobs):]}
+		for range len(p.jobs) {
+			<-p.jobs
+		}
+		for next != nil {
+			next = p.commit(next)
 		}
 	}
-	return errs, p.sent.Load()
+	p.drop()
+	answers := func(jobs []*pipeJob) []error {
+		errs := make([]error, len(jobs))
+		for i, j := range jobs {
+			if errs[i] = <-j.done; errors.Is(errs[i], errGuard) {
+				errs[i] = pay.ErrNotApplied
+			}
+		}
+		return errs
+	}
+	return answers(jobs[:len(first)]), answers(waiting), p.sent.Load(), p.chained.Load()
 }
 
 // MergeRows says whether the pipeline sends a batch's rows of one table as one INSERT.
@@ -128,6 +154,14 @@ func (db *DB) MergeRows(on bool) {
 func (db *DB) StopFolding() {
 	db.fold.stop()
 	db.fold = nil
+}
+
+// ChainBatches says whether the pipeline sends a batch while the one before it
+// commits.
+func (db *DB) ChainBatches(on bool) {
+	if db.pipe != nil {
+		db.pipe.unchained.Store(!on)
+	}
 }
 
 // SumCredits says whether the pipeline sends a batch's deferred credits to one account

@@ -143,9 +143,10 @@ func postgresCPU() time.Duration {
 	return time.Duration(ticks) * time.Second / 100 // USER_HZ, 100 on Linux
 }
 
-// BenchmarkPipelineMerged weighs the pipeline's merged statements on PostgreSQL in one
-// run each: "rows" against each payment's own statements, "credits" a batch's deferred
-// credits summed per account against a row per payment (all else merged). 16
+// BenchmarkPipelineMerged weighs the pipeline's ways on PostgreSQL in one run each:
+// "rows" merged statements against each payment's own, "credits" a batch's deferred
+// credits summed per account against a row per payment (all else merged), "chain" a
+// batch sent while the one before it commits against one sent after it. 16
 // goroutines pay without pause while the mode flips every 100 ms, and each slice's
 // payments and CPU count for its mode. On this machine kind the CPU's speed moves by a
 // third within minutes, so two runs one after the other do not compare; slices taken
@@ -156,6 +157,9 @@ func BenchmarkPipelineMerged(b *testing.B) {
 	})
 	b.Run("credits", func(b *testing.B) {
 		flipped(b, [2]string{"summed", "apart"}, func(db *sqlstore.DB, on bool) { db.SumCredits(on) })
+	})
+	b.Run("chain", func(b *testing.B) {
+		flipped(b, [2]string{"chained", "alone"}, func(db *sqlstore.DB, on bool) { db.ChainBatches(on) })
 	})
 }
 

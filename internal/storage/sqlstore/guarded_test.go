@@ -183,7 +183,81 @@ func TestPipelineBatchSumsDeferredCredits(t *testing.T) {
 	}
 }
 
-// A pipeline connection ended while its batch runs, before the COMMIT: the server
+// While a batch commits, the payments that arrived meanwhile are sent behind it on the
+// same connection: each is answered as when sent on its own (a used code refused, the
+// rest written), payments whose statements the connection has not prepared yet wait
+// for the commit, and when a batch's commit fails, what was sent behind it is in
+// doubt: its callers hear an error, and a retry writes each payment once.
+func TestPipelineSendsTheNextBatchWhileOneCommits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := storagetest.Open(t, "postgres")
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	m, l := payers(t, b, t0, 100, "P1", "P2")
+	codes := make([]string, 11)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("C%d", i)
+	}
+	mint(t, b, m, t0, codes, func(i int) string { return []string{"P1", "P2"}[i%2] })
+	pm := func(payer, no string, code int, fee int64) pay.Payment {
+		return decided(m, payer, no, codes[code], fee, t0)
+	}
+	written := func(no string) bool {
+		_, found := storagetest.Must2(b.DB.FindOrder(ctx, m, no, ""))
+		return found
+	}
+	wallets := func() (int64, int64) {
+		return storagetest.Must(l.Account(ctx, "wallet:P1")).Balance, storagetest.Must(l.Account(ctx, "wallet:P2")).Balance
+	}
+
+	// Sent behind: B1's code is A1's, so B1 alone is refused.
+	first, behind, _, chained := b.DB.ApplyChained([]pay.Payment{pm("P1", "A1", 0, 10), pm("P2", "A2", 1, 10)}, nil,
+		[]pay.Payment{pm("P1", "B1", 0, 5), pm("P2", "B2", 3, 5)})
+	if err := errors.Join(first...); err != nil || behind[0] != pay.ErrNotApplied || behind[1] != nil || chained != 1 {
+		t.Fatalf("first %v, behind %v, %d sent behind; want nil, [refused nil], 1", first, behind, chained)
+	}
+	if w1, w2 := wallets(); w1 != 90 || w2 != 85 || written("B1") || !written("B2") {
+		t.Fatalf("wallets %d %d (want 90 85), B1 written %v, B2 %v", w1, w2, written("B1"), written("B2"))
+	}
+
+	// One payment alone needs statements the two before it did not: it waits.
+	first, behind, _, chained = b.DB.ApplyChained([]pay.Payment{pm("P2", "A3", 5, 1), pm("P1", "A4", 4, 1)}, nil,
+		[]pay.Payment{pm("P1", "B3", 6, 1)})
+	if err := errors.Join(append(first, behind...)...); err != nil || chained != 0 {
+		t.Fatalf("answers %v %v, %d sent behind; want all nil, 0", first, behind, chained)
+	}
+
+	// The first batch's commit fails (a deferred foreign key): its payments are not
+	// written; those sent behind it may have been.
+	for _, q := range []string{`CREATE TABLE chain_ref (id INT PRIMARY KEY)`,
+		`CREATE TABLE chain_probe (ref INT REFERENCES chain_ref DEFERRABLE INITIALLY DEFERRED)`} {
+		if _, err := b.DB.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	behindPs := []pay.Payment{pm("P1", "B5", 8, 1), pm("P2", "B6", 9, 1)}
+	first, behind, _, chained = b.DB.ApplyChained([]pay.Payment{pm("P1", "A5", 10, 1), pm("P2", "A6", 7, 1)},
+		[]string{`INSERT INTO chain_probe VALUES (1)`}, behindPs)
+	if first[0] == nil || first[1] == nil || behind[0] == nil || behind[1] == nil || chained != 1 {
+		t.Fatalf("a failed commit answered %v, behind it %v, %d sent behind; want errors, 1", first, behind, chained)
+	}
+	if written("A5") || written("A6") {
+		t.Fatal("a payment of the batch whose commit failed was written")
+	}
+	for _, p := range behindPs {
+		if err := b.DB.ApplyPayment(ctx, p); err != nil && !errors.Is(err, pay.ErrNotApplied) {
+			t.Fatalf("retry of %s: %v", p.Order.OutTradeNo, err)
+		}
+	}
+	if w1, w2 := wallets(); w1 != 87 || w2 != 83 || !written("B5") || !written("B6") {
+		t.Fatalf("after the retries: wallets %d %d (want 87 83: each payment once), B5 %v, B6 %v", w1, w2, written("B5"), written("B6"))
+	}
+	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
+		t.Fatalf("ledger does not balance: %+v", a)
+	}
+}
+
+// A pipeline connection ended while its batch runs, before its commit: the server
 // reports it on the statement it was running and runs nothing after, so the batch
 // has written nothing and goes again on a new connection. Each payment is written
 // once.
@@ -221,7 +295,7 @@ func TestPipelineCutMidBatchGoesAgain(t *testing.T) {
 		t.Fatalf("ended %d connections running the batch, want 1", n)
 	}
 	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("a batch cut before its COMMIT answered %v, want it to go again and succeed", err)
+		t.Fatalf("a batch cut before its commit answered %v, want it to go again and succeed", err)
 	}
 	for _, p := range ps {
 		if _, found := storagetest.Must2(b.DB.FindOrder(ctx, m, p.Order.OutTradeNo, "")); !found {
