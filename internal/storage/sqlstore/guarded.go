@@ -403,6 +403,9 @@ func (p *pipeline) chain() *flight {
 // statements reads the answers to f's statements up to the first that failed, which
 // *culprit is then.
 func (p *pipeline) statements(f *flight, culprit **planned) error {
+	if p.pl == nil {
+		return errors.New("sqlstore: pipeline: connection lost")
+	}
 	for i := range f.steps {
 		res, err := p.pl.GetResults()
 		if err == nil {

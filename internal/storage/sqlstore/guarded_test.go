@@ -95,9 +95,7 @@ func TestPipelineBatchSharesItsInserts(t *testing.T) {
 	if written("D3") || wallet() != 5 {
 		t.Fatalf("after a short wallet: D3 written %v, wallet %d (want 5)", written("D3"), wallet())
 	}
-	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
-		t.Fatalf("ledger does not balance: %+v", a)
-	}
+	balanced(t, b)
 }
 
 // A pipeline batch's deferred credits to one account go as one row: their total,
@@ -178,9 +176,7 @@ func TestPipelineBatchSumsDeferredCredits(t *testing.T) {
 	if s, s2 := settled(m), settled(m2); s != 65 || s2 != 12 {
 		t.Fatalf("settlement balances after the fold %d and %d, want 65 and 12", s, s2)
 	}
-	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
-		t.Fatalf("ledger does not balance: %+v", a)
-	}
+	balanced(t, b)
 }
 
 // While a batch commits, the payments that arrived meanwhile are sent behind it on the
@@ -252,9 +248,7 @@ func TestPipelineSendsTheNextBatchWhileOneCommits(t *testing.T) {
 	if w1, w2 := wallets(); w1 != 87 || w2 != 83 || !written("B5") || !written("B6") {
 		t.Fatalf("after the retries: wallets %d %d (want 87 83: each payment once), B5 %v, B6 %v", w1, w2, written("B5"), written("B6"))
 	}
-	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
-		t.Fatalf("ledger does not balance: %+v", a)
-	}
+	balanced(t, b)
 }
 
 // A pipeline connection ended while its batch runs, before its commit: the server
@@ -305,7 +299,13 @@ func TestPipelineCutMidBatchGoesAgain(t *testing.T) {
 	if w := storagetest.Must(l.Account(ctx, "wallet:P1")).Balance; w != 70 {
 		t.Fatalf("wallet %d after three payments of 10 from 100, want 70 (each once)", w)
 	}
-	if a := storagetest.Must(b.DB.AuditLedger(ctx)); !a.Balanced() {
+	balanced(t, b)
+}
+
+// balanced fails t unless b's ledger balances.
+func balanced(t *testing.T, b storagetest.Backend) {
+	t.Helper()
+	if a := storagetest.Must(b.DB.AuditLedger(context.Background())); !a.Balanced() {
 		t.Fatalf("ledger does not balance: %+v", a)
 	}
 }
