@@ -86,15 +86,20 @@ func collect[J any](jobs <-chan J, quit <-chan struct{}, max int) (batch []J, ok
 	case <-quit:
 		return nil, false
 	}
+	return queued(jobs, batch, max), true
+}
+
+// queued appends to batch the jobs queued now, up to max in all, without waiting.
+func queued[J any](jobs <-chan J, batch []J, max int) []J {
 	for len(batch) < max {
 		select {
 		case j := <-jobs:
 			batch = append(batch, j)
 		default:
-			return batch, true
+			return batch
 		}
 	}
-	return batch, true
+	return batch
 }
 
 // commit runs a batch; a retryable failure of the whole transaction (another process

@@ -369,24 +369,14 @@ func (p *pipeline) push(f *flight) error {
 // chain takes the jobs waiting now and, when their statements are all prepared on
 // this connection, sends them behind the flight that is committing.
 func (p *pipeline) chain() *flight {
-	var jobs []*pipeJob
-	for len(jobs) < maxBatch {
-		select {
-		case j := <-p.jobs:
-			jobs = append(jobs, j)
-			continue
-		default:
-		}
-		break
-	}
-	if jobs = live(jobs); len(jobs) == 0 {
+	jobs := live(queued(p.jobs, nil, maxBatch))
+	if len(jobs) == 0 {
 		return nil
 	}
 	next := &flight{jobs: jobs, steps: p.plan(jobs, !p.unmerged.Load())}
 	for _, s := range next.steps {
 		if p.stmts[s.q] == nil {
-			next.steps = nil
-			return next // prepared once the connection is out of pipeline mode
+			return &flight{jobs: jobs} // sent once the connection is out of pipeline mode
 		}
 	}
 	if err := p.push(next); err != nil {
@@ -603,26 +593,26 @@ func (p *pipeline) summed(jobs []*pipeJob, owners []int, k int) []planned {
 		return []planned{p.single(jobs[owners[0]].steps[k], owners[0])}
 	}
 	var (
+		q    = jobs[owners[0]].steps[k].q
 		rows [][]any
 		at   = map[any]int{} // key → its row
 	)
 	for _, i := range owners {
 		s := jobs[i].steps[k]
 		last := len(s.args) - 1
-		r, seen := at[s.args[s.key]]
-		if !seen {
-			at[s.args[s.key]], r = len(rows), len(rows)
-			rows = append(rows, slices.Clone(s.args))
+		if r, seen := at[s.args[s.key]]; seen {
+			rows[r][last] = rows[r][last].(int64) + s.args[last].(int64)
 			continue
 		}
-		rows[r][last] = rows[r][last].(int64) + s.args[last].(int64)
+		at[s.args[s.key]] = len(rows)
+		rows = append(rows, slices.Clone(s.args))
 	}
 	var out []planned
 	for len(rows) > 0 {
 		n := min(len(rows), maxRows)
-		part := planned{q: p.rebind(jobs[owners[0]].steps[k].q), job: -1}
+		part := planned{q: p.rebind(q), job: -1}
 		if n > 1 {
-			part.q = p.rebindMany(jobs[owners[0]].steps[k].q, n, nil)
+			part.q = p.rebindMany(q, n, nil)
 		}
 		for _, r := range rows[:n] {
 			part.args = append(part.args, r...)
