@@ -25,6 +25,7 @@ func newBench() *cobra.Command {
 		db          string
 		concurrency int
 		duration    time.Duration
+		rounds      int
 		payers      int
 		cpuProfile  string
 		memProfile  string
@@ -44,14 +45,20 @@ keep-alive with --concurrency connections for --duration each:
      durability, pipelined on PostgreSQL; no HTTP;
   3. the platform's orderquery of an unknown order (a trivial signed request);
   4. facepay with a fresh face_code per payment.
-Prints requests/s, p50 and p99 of each, and the ratios orderquery : protocol ceiling
-and paid : storage ceiling, so the figures compare within one run. The client runs on
-the same machine and shares its cores.`,
+The four phases run --rounds times in turn, each for --duration/--rounds, so a change of
+the machine's speed during the run (on a shared virtual machine it can halve) reaches
+every phase alike. Prints requests/s, p50 and p99 of each over all rounds, the ratios
+orderquery : protocol ceiling and paid : storage ceiling, and the smallest, median and
+largest of each ratio over the rounds, so the figures compare within one run. The
+client runs on the same machine and shares its cores.`,
 		Example: `  facepay bench pay
   facepay bench pay --db postgres://postgres@127.0.0.1:5432/facepay_test --concurrency 32 --duration 20s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := bench.PayConfig{DBURL: db, Concurrency: concurrency, Duration: duration, Payers: payers, Progress: os.Stderr}
+			if rounds < 1 || duration/time.Duration(rounds) < 100*time.Millisecond {
+				return fmt.Errorf("--rounds must be at least 1 and leave each round at least 100ms of --duration, not %d over %s", rounds, duration)
+			}
+			cfg := bench.PayConfig{DBURL: db, Concurrency: concurrency, Duration: duration, Rounds: rounds, Payers: payers, Progress: os.Stderr}
 			if cpuProfile != "" || memProfile != "" {
 				if phase != "facepay" && phase != "orderquery" && phase != "protocol" {
 					return fmt.Errorf("--profile-phase must be facepay, orderquery or protocol, not %q", phase)
@@ -90,7 +97,7 @@ the same machine and shares its cores.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "backend %s, %d connections, %s per phase, GOMAXPROCS %d\n", rep.Backend, rep.Concurrency, duration, runtime.GOMAXPROCS(0))
+			fmt.Fprintf(out, "backend %s, %d connections, %s per phase in %d rounds, GOMAXPROCS %d\n", rep.Backend, rep.Concurrency, duration, rounds, runtime.GOMAXPROCS(0))
 			w := tabwriter.NewWriter(out, 0, 2, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(w, "phase\tok\tfailed\tper s\tp50 ms\tp99 ms\t")
 			for _, r := range []bench.Result{rep.Protocol, rep.Storage, rep.Ceiling, rep.Paid} {
@@ -103,16 +110,31 @@ the same machine and shares its cores.`,
 			fmt.Fprintf(out, "orderquery : protocol ceiling = %.2f; paid/s : storage ceiling = %.2f; paid/s : orderquery = %.2f\n",
 				rep.QueryRatio(), rep.StorageRatio(), rep.Ratio())
 			fmt.Fprintf(out, "both ceilings' work on the same cores allows %.0f paid/s; paid/s : that = %.2f\n", rep.SharedBound(), rep.BoundRatio())
+			if len(rep.Rounds) > 1 {
+				fmt.Fprintf(out, "over the %d rounds (smallest / median / largest):\n", len(rep.Rounds))
+				for _, r := range []struct {
+					name  string
+					ratio func(bench.PayReport) float64
+				}{
+					{"orderquery : protocol ceiling", bench.PayReport.QueryRatio},
+					{"paid/s : storage ceiling", bench.PayReport.StorageRatio},
+					{"paid/s : shared bound", bench.PayReport.BoundRatio},
+				} {
+					lo, med, hi := rep.Spread(r.ratio)
+					fmt.Fprintf(out, "  %s = %.2f / %.2f / %.2f\n", r.name, lo, med, hi)
+				}
+			}
 			return nil
 		},
 	}
 	payCmd.Flags().StringVar(&db, "db", "", "PostgreSQL URL (a throw-away schema is created and dropped); default SQLite in a temp dir")
 	payCmd.Flags().IntVar(&concurrency, "concurrency", 16, "keep-alive connections")
-	payCmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of each phase")
+	payCmd.Flags().DurationVar(&duration, "duration", 10*time.Second, "length of each phase, over all rounds")
+	payCmd.Flags().IntVar(&rounds, "rounds", 5, "run the four phases this many times in turn")
 	payCmd.Flags().IntVar(&payers, "payers", 200, "wallets the payments are spread over")
 	payCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of one phase (server and client, one process) to this file for go tool pprof")
 	payCmd.Flags().StringVar(&memProfile, "memprofile", "", "write the allocations up to the end of one phase to this file, and up to its start to FILE.base (go tool pprof -base FILE.base FILE: the phase's own)")
-	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile and --memprofile cover: facepay, orderquery or protocol (the protocol ceiling)")
+	payCmd.Flags().StringVar(&phase, "profile-phase", "facepay", "the phase --cpuprofile and --memprofile cover, in the middle round: facepay, orderquery or protocol (the protocol ceiling)")
 	cmd.AddCommand(payCmd, newBenchNotify(), newBenchFaceQuality(), newBenchFace(), newBenchFaceEval(), newBenchKiosk(), newBenchK12(), newBenchK12Kiosk(), newBenchMemory(), newBenchScale())
 	return cmd
 }

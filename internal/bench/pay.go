@@ -29,19 +29,23 @@ import (
 type PayConfig struct {
 	DBURL       string        // PostgreSQL; empty: SQLite in a temporary directory
 	Concurrency int           // keep-alive connections, one request in flight on each
-	Duration    time.Duration // of each phase
-	Payers      int           // spread payments over this many wallets
-	Progress    io.Writer     // a progress line while it runs (stderr)
+	Duration    time.Duration // of each phase, over all rounds
+	// Rounds runs the four phases this many times in turn, each for Duration/Rounds,
+	// so a change of the machine's speed during the run reaches every phase alike.
+	Rounds   int
+	Payers   int       // spread payments over this many wallets
+	Progress io.Writer // a progress line while it runs (stderr)
 	// Profile, when set, is called as the phase named ProfilePhase ("facepay",
-	// "orderquery" or "protocol", the ceiling) starts and returns the function that ends it: a CPU profile of one
-	// phase shows that path alone.
+	// "orderquery" or "protocol", the ceiling) starts, in the middle round, and returns
+	// the function that ends it: a CPU profile of one phase shows that path alone.
 	Profile      func() (stop func())
 	ProfilePhase string
 }
 
-// profiled runs a phase, inside the profile when it is the one asked for.
-func (cfg PayConfig) profiled(phase string, run func() Result) Result {
-	if cfg.Profile == nil || cfg.ProfilePhase != phase {
+// profiled runs a phase, inside the profile when it is the one asked for in the
+// round profiled.
+func (cfg PayConfig) profiled(phase string, round int, run func() Result) Result {
+	if cfg.Profile == nil || cfg.ProfilePhase != phase || round != cfg.Rounds/2 {
 		return run()
 	}
 	stop := cfg.Profile()
@@ -56,6 +60,31 @@ type Result struct {
 	Failed   int
 	Elapsed  time.Duration
 	P50, P99 time.Duration
+	lat      []time.Duration // sorted, for merging rounds
+}
+
+// measured is a phase's Result from its counts and every request's latency.
+func measured(name string, ok, failed int, elapsed time.Duration, lat []time.Duration) Result {
+	slices.Sort(lat)
+	r := Result{Name: name, OK: ok, Failed: failed, Elapsed: elapsed, lat: lat}
+	if len(lat) > 0 {
+		r.P50, r.P99 = lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
+	}
+	return r
+}
+
+// merged is one phase over all rounds: its requests over its time.
+func merged(name string, rounds []Result) Result {
+	var (
+		ok, failed int
+		elapsed    time.Duration
+		lat        []time.Duration
+	)
+	for _, r := range rounds {
+		ok, failed, elapsed = ok+r.OK, failed+r.Failed, elapsed+r.Elapsed
+		lat = append(lat, r.lat...)
+	}
+	return measured(name, ok, failed, elapsed, lat)
 }
 
 // PerSec is successful requests per second.
@@ -69,6 +98,28 @@ type PayReport struct {
 	Storage     Result // the storage ceiling: the pay-shaped transaction on the same backend, no HTTP
 	Ceiling     Result // orderquery of an unknown order
 	Paid        Result // facepay with a fresh face_code each
+	// Rounds holds each round's four phases when the run had more than one; the
+	// fields above are then every round's requests over every round's time.
+	Rounds []PayReport
+}
+
+// Spread is the smallest, the median and the largest of ratio over the rounds.
+func (r PayReport) Spread(ratio func(PayReport) float64) (lo, median, hi float64) {
+	if len(r.Rounds) == 0 {
+		v := ratio(r)
+		return v, v, v
+	}
+	vs := make([]float64, len(r.Rounds))
+	for i, round := range r.Rounds {
+		vs[i] = ratio(round)
+	}
+	slices.Sort(vs)
+	n := len(vs)
+	median = vs[n/2]
+	if n%2 == 0 {
+		median = (vs[n/2-1] + vs[n/2]) / 2
+	}
+	return vs[0], median, vs[n-1]
 }
 
 // Ratio is paid/s over the orderquery's requests/s.
@@ -95,6 +146,23 @@ func (r PayReport) BoundRatio() float64 { return r.Paid.PerSec() / r.SharedBound
 // QueryRatio is the platform's orderquery over the protocol ceiling.
 func (r PayReport) QueryRatio() float64 { return r.Ceiling.PerSec() / r.Protocol.PerSec() }
 
+// The phases' names, as the table prints them.
+const (
+	protocolPhase = "protocol ceiling (no store)"
+	storagePhase  = "storage ceiling (pay-shaped tx)"
+	queryPhase    = "orderquery (unknown order)"
+	payPhase      = "facepay"
+)
+
+// merge is one phase of every round as one Result.
+func (r PayReport) merge(name string, phase func(PayReport) Result) Result {
+	rs := make([]Result, len(r.Rounds))
+	for i, round := range r.Rounds {
+		rs[i] = phase(round)
+	}
+	return merged(name, rs)
+}
+
 // RunPay starts a platform, prepares payers and face codes, and measures.
 func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	if cfg.Concurrency <= 0 {
@@ -103,6 +171,7 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	if cfg.Duration <= 0 {
 		cfg.Duration = 10 * time.Second
 	}
+	cfg.Rounds = max(cfg.Rounds, 1)
 	if cfg.Payers <= 0 {
 		cfg.Payers = 200
 	}
@@ -148,22 +217,46 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 			return post(client, base+"/pay/orderquery", m.Encode(), "ORDERNOTEXIST"), true
 		}
 	}
-	rep.Protocol = cfg.profiled("protocol", func() Result { return d.drive(ctx, "protocol ceiling (no store)", unknownOrder(anchorURL)) })
-	stopAnchor()
-	if rep.Storage, err = storageCeiling(ctx, cfg.DBURL, cfg.Concurrency, cfg.Duration, cfg.Progress); err != nil {
+	defer stopAnchor()
+	storage, err := openStorageAnchor(ctx, cfg.DBURL)
+	if err != nil {
 		return rep, err
 	}
-	rep.Ceiling = cfg.profiled("orderquery", func() Result { return d.drive(ctx, "orderquery (unknown order)", unknownOrder(base)) })
+	defer storage.close()
+	d.duration = cfg.Duration / time.Duration(cfg.Rounds)
 	var next atomic.Int64
-	rep.Paid = cfg.profiled("facepay", func() Result {
-		return d.drive(ctx, "facepay", func(int64) (bool, bool) {
-			i := next.Add(1) - 1
-			if i >= int64(len(codes)) {
-				return false, false
+	facepay := func(int64) (bool, bool) {
+		i := next.Add(1) - 1
+		if i >= int64(len(codes)) {
+			return false, false
+		}
+		return post(client, base+"/pay/facepay", facepayBody(cr, "B"+strconv.FormatInt(i, 10), codes[i]), ""), true
+	}
+	for k := range cfg.Rounds {
+		var round PayReport
+		name := func(phase string) string {
+			if cfg.Rounds == 1 {
+				return phase
 			}
-			return post(client, base+"/pay/facepay", facepayBody(cr, "B"+strconv.FormatInt(i, 10), codes[i]), ""), true
+			return fmt.Sprintf("%s, round %d/%d", phase, k+1, cfg.Rounds)
+		}
+		round.Protocol = cfg.profiled("protocol", k, func() Result {
+			return d.drive(ctx, name(protocolPhase), unknownOrder(anchorURL))
 		})
-	})
+		if round.Storage, err = storage.run(ctx, cfg.Concurrency, d.duration, name(storagePhase), cfg.Progress); err != nil {
+			return rep, err
+		}
+		round.Ceiling = cfg.profiled("orderquery", k, func() Result { return d.drive(ctx, name(queryPhase), unknownOrder(base)) })
+		round.Paid = cfg.profiled("facepay", k, func() Result { return d.drive(ctx, name(payPhase), facepay) })
+		rep.Rounds = append(rep.Rounds, round)
+	}
+	rep.Protocol, rep.Storage, rep.Ceiling, rep.Paid = rep.merge(protocolPhase, func(r PayReport) Result { return r.Protocol }),
+		rep.merge(storagePhase, func(r PayReport) Result { return r.Storage }),
+		rep.merge(queryPhase, func(r PayReport) Result { return r.Ceiling }),
+		rep.merge(payPhase, func(r PayReport) Result { return r.Paid })
+	if cfg.Rounds == 1 {
+		rep.Rounds = nil
+	}
 	if next.Load() > int64(len(codes)) {
 		fmt.Fprintf(cfg.Progress, "note: all %d prepared face codes were used before the time was up\n", len(codes))
 	}
@@ -291,12 +384,7 @@ func (d driver) drive(ctx context.Context, name string, do func(n int64) (ok, mo
 	}
 	wg.Wait()
 	stopProgress()
-	r := Result{Name: name, OK: int(ok.Load()), Failed: int(failed.Load()), Elapsed: time.Since(start)}
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		r.P50, r.P99 = lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
-	}
-	return r
+	return measured(name, int(ok.Load()), int(failed.Load()), time.Since(start), lat)
 }
 
 func post(client *http.Client, u string, body []byte, wantErr string) bool {

@@ -2,21 +2,39 @@ package bench
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 )
 
-// TestRunPayAnchors runs `facepay bench pay` briefly: both anchors and both platform
-// phases complete without a failed request or transaction, so the ratios it prints
-// compare work that was actually done.
+// TestRunPayAnchors runs `facepay bench pay` briefly, in two rounds: both anchors and
+// both platform phases complete in each round without a failed request or transaction,
+// so the ratios it prints compare work that was actually done, and each phase's total
+// is its rounds' requests over their time.
 func TestRunPayAnchors(t *testing.T) {
-	rep, err := RunPay(context.Background(), PayConfig{Concurrency: 4, Duration: 300 * time.Millisecond, Payers: 5})
+	rep, err := RunPay(context.Background(), PayConfig{Concurrency: 4, Duration: 600 * time.Millisecond, Rounds: 2, Payers: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []Result{rep.Protocol, rep.Storage, rep.Ceiling, rep.Paid} {
-		if r.OK == 0 || r.Failed != 0 {
-			t.Fatalf("%s: %d ok, %d failed", r.Name, r.OK, r.Failed)
+	if len(rep.Rounds) != 2 {
+		t.Fatalf("%d rounds reported, want 2", len(rep.Rounds))
+	}
+	phases := func(r PayReport) []Result { return []Result{r.Protocol, r.Storage, r.Ceiling, r.Paid} }
+	for i, total := range phases(rep) {
+		if total.OK == 0 || total.Failed != 0 {
+			t.Fatalf("%s: %d ok, %d failed", total.Name, total.OK, total.Failed)
+		}
+		var ok int
+		var elapsed time.Duration
+		for _, round := range rep.Rounds {
+			r := phases(round)[i]
+			if r.OK == 0 || r.Elapsed < 250*time.Millisecond {
+				t.Fatalf("%s: a round of %d ok in %s", r.Name, r.OK, r.Elapsed)
+			}
+			ok, elapsed = ok+r.OK, elapsed+r.Elapsed
+		}
+		if total.OK != ok || total.Elapsed != elapsed {
+			t.Fatalf("%s: total %d in %s, rounds %d in %s", total.Name, total.OK, total.Elapsed, ok, elapsed)
 		}
 	}
 	if rep.QueryRatio() <= 0 || rep.QueryRatio() > 1.5 {
@@ -39,6 +57,41 @@ func TestSharedBound(t *testing.T) {
 	}
 	if (PayReport{}).SharedBound() != 0 {
 		t.Fatal("a report without anchors has a bound")
+	}
+}
+
+// TestRounds: a phase over its rounds is all its requests over all its time, with
+// percentiles over every latency, and each ratio's spread is over the rounds.
+func TestRounds(t *testing.T) {
+	ms := func(ns ...int) []time.Duration {
+		var d []time.Duration
+		for _, n := range ns {
+			d = append(d, time.Duration(n)*time.Millisecond)
+		}
+		return d
+	}
+	a := measured("p", 3, 0, time.Second, ms(3, 1, 2))
+	b := measured("p", 1, 1, 3*time.Second, ms(9, 4))
+	if a.P50 != 2*time.Millisecond || a.P99 != 3*time.Millisecond {
+		t.Fatalf("one round: p50 %s p99 %s", a.P50, a.P99)
+	}
+	m := merged("p", []Result{a, b})
+	if m.OK != 4 || m.Failed != 1 || m.Elapsed != 4*time.Second || m.PerSec() != 1 {
+		t.Fatalf("merged %+v", m)
+	}
+	if m.P50 != 3*time.Millisecond || m.P99 != 9*time.Millisecond {
+		t.Fatalf("merged p50 %s p99 %s, want 3ms and 9ms", m.P50, m.P99)
+	}
+	second := func(ok int) Result { return Result{OK: ok, Elapsed: time.Second} }
+	round := func(paid int) PayReport { return PayReport{Storage: second(1000), Paid: second(paid)} }
+	rep := PayReport{Rounds: []PayReport{round(700), round(400), round(900), round(600)}}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+	if lo, med, hi := rep.Spread(PayReport.StorageRatio); !near(lo, 0.4) || !near(med, 0.65) || !near(hi, 0.9) {
+		t.Fatalf("spread %.2f / %.2f / %.2f, want 0.40 / 0.65 / 0.90", lo, med, hi)
+	}
+	one := round(500)
+	if lo, med, hi := one.Spread(PayReport.StorageRatio); !near(lo, 0.5) || !near(med, 0.5) || !near(hi, 0.5) {
+		t.Fatalf("a run of one round: %.2f / %.2f / %.2f", lo, med, hi)
 	}
 }
 

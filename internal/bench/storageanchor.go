@@ -62,8 +62,13 @@ type committer interface {
 	close()
 }
 
-// storageCeiling commits pay-shaped payments from workers goroutines for d.
-func storageCeiling(ctx context.Context, dbURL string, workers int, d time.Duration, progressTo io.Writer) (Result, error) {
+// storageAnchor is the storage ceiling's tables, open for the run's rounds.
+type storageAnchor struct {
+	c   committer
+	seq atomic.Int64 // numbers the orders across rounds: out_trade_no is unique
+}
+
+func openStorageAnchor(ctx context.Context, dbURL string) (*storageAnchor, error) {
 	var (
 		c   committer
 		err error
@@ -74,9 +79,15 @@ func storageCeiling(ctx context.Context, dbURL string, workers int, d time.Durat
 		c, err = newPostgresAnchor(ctx, dbURL)
 	}
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	defer c.close()
+	return &storageAnchor{c: c}, nil
+}
+
+func (a *storageAnchor) close() { a.c.close() }
+
+// run commits pay-shaped payments from workers goroutines for d.
+func (a *storageAnchor) run(ctx context.Context, workers int, d time.Duration, name string, progressTo io.Writer) (Result, error) {
 	queue := make(chan anchorPayment, 4*anchorBatch)
 	var group sync.WaitGroup
 	group.Add(1)
@@ -96,7 +107,7 @@ func storageCeiling(ctx context.Context, dbURL string, workers int, d time.Durat
 					break more
 				}
 			}
-			err := c.commit(ctx, batch)
+			err := a.c.commit(ctx, batch)
 			for _, b := range batch {
 				b.done <- err // answered only after the commit
 			}
@@ -107,21 +118,20 @@ func storageCeiling(ctx context.Context, dbURL string, workers int, d time.Durat
 		mu         sync.Mutex
 		lat        []time.Duration
 		wg         sync.WaitGroup
-		seq        atomic.Int64
 	)
 	start := time.Now()
 	deadline := start.Add(d)
-	stop := progress(progressTo, "storage ceiling (pay-shaped tx)", start, &ok)
+	stop := progress(progressTo, name, start, &ok)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 3))
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
 			done := make(chan error, 1)
 			var local []time.Duration
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t0 := time.Now()
-				queue <- anchorPayment{no: "A" + strconv.FormatInt(seq.Add(1), 10), payer: 1 + rng.Int64N(anchorPayers), done: done}
+				queue <- anchorPayment{no: "A" + strconv.FormatInt(a.seq.Add(1), 10), payer: 1 + rng.Int64N(anchorPayers), done: done}
 				if err := <-done; err != nil {
 					failed.Add(1)
 				} else {
@@ -138,9 +148,7 @@ func storageCeiling(ctx context.Context, dbURL string, workers int, d time.Durat
 	close(queue)
 	group.Wait()
 	stop()
-	r := Result{Name: "storage ceiling (pay-shaped tx)", OK: int(ok.Load()), Failed: int(failed.Load()), Elapsed: time.Since(start)}
-	t := timing("", lat)
-	r.P50, r.P99 = t.P50, t.P99
+	r := measured(name, int(ok.Load()), int(failed.Load()), time.Since(start), lat)
 	if r.Failed > 0 {
 		return r, fmt.Errorf("%d pay-shaped payments failed", r.Failed)
 	}
