@@ -71,6 +71,18 @@ func (db *DB) StateCached(mchID, api string) bool {
 // DropCached forgets what this store's cache holds of mchID, as a change of it would.
 func (db *DB) DropCached(mchID string) { db.merchants.drop(mchID) }
 
+// OrderReadSQL is each statement that reads an order by its key outside a transaction,
+// by the key's column, as sent to this store's database.
+func (db *DB) OrderReadSQL() map[string][]string {
+	return map[string][]string{
+		"out_trade_no":   {db.d.rebind(sqlOrderByNo), db.d.rebind(sqlMerchantStateByNo), db.d.rebind(sqlCodeAndOrderByNo)},
+		"transaction_id": {db.d.rebind(sqlOrderByTxID), db.d.rebind(sqlMerchantStateByTxID), db.d.rebind(sqlCodeAndOrderByTxID)},
+	}
+}
+
+// OrdersPaidSQL is the bill's read of orders, as sent to this store's database.
+func (db *DB) OrdersPaidSQL() string { return db.d.rebind(sqlOrdersPaidBetween) }
+
 // DebitReadSQL is the statement of DebitRead as sent to this store's database.
 func (db *DB) DebitReadSQL() string { return db.d.rebind(sqlDebitRead) }
 

@@ -90,9 +90,9 @@ func (t *Tx) Order(ctx context.Context, owner, outTradeNo string) (pay.Order, bo
 
 // FindOrder implements pay.Store.
 func (db *DB) FindOrder(ctx context.Context, owner, outTradeNo, transactionID string) (pay.Order, bool, error) {
-	q, key := `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND out_trade_no = ?`, outTradeNo
+	q, key := sqlOrderByNo, outTradeNo
 	if transactionID != "" {
-		q, key = `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND transaction_id = ?`, transactionID
+		q, key = sqlOrderByTxID, transactionID
 	}
 	o, err := scanOrder(db.row(ctx, q, owner, key))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -165,6 +165,8 @@ var (
 	sqlMerchantStateByTxID = merchantState("transaction_id")
 	sqlCodeAndOrderByNo    = codeAndOrder("out_trade_no")
 	sqlCodeAndOrderByTxID  = codeAndOrder("transaction_id")
+	sqlOrderByNo           = `SELECT ` + orderCols + ` FROM orders WHERE owner_mch_id = ? AND out_trade_no = ?`
+	sqlOrderByTxID         = `SELECT ` + orderCols + ` FROM orders WHERE owner_mch_id = ? AND transaction_id = ?`
 )
 
 // credentialRow holds the credentialCols of one row, every one nullable, so that a
@@ -617,10 +619,11 @@ func (t *Tx) SetBillMode(ctx context.Context, mchID, mode string) error {
 	return nil
 }
 
+const sqlOrdersPaidBetween = `SELECT ` + orderCols + ` FROM orders WHERE owner_mch_id = ? AND paid_at >= ? AND paid_at < ? ORDER BY paid_at, out_trade_no`
+
 // OrdersPaidBetween implements pay.Store: an owner's orders paid in [from, to).
 func (db *DB) OrdersPaidBetween(ctx context.Context, owner string, from, to time.Time) ([]pay.Order, error) {
-	rows, err := db.query(ctx, `SELECT `+orderCols+` FROM orders WHERE owner_mch_id = ? AND paid_at >= ? AND paid_at < ? ORDER BY paid_at, out_trade_no`,
-		owner, micros(from), micros(to))
+	rows, err := db.query(ctx, sqlOrdersPaidBetween, owner, micros(from), micros(to))
 	if err != nil {
 		return nil, err
 	}
