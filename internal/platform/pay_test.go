@@ -243,6 +243,10 @@ func TestFacePayFlowWithRefunds(t *testing.T) {
 		if one := s.post(t, "/pay/refundquery", gopay.BodyMap{"refund_id": r1.RefundId}, wechat.SignType_MD5); one.GetString("out_refund_no_0") != "R-1" || one.GetString("refund_count") != "1" {
 			t.Fatalf("refundquery by refund_id: %v", one)
 		}
+		// Another merchant asking for this refund by its refund_id hears it does not exist.
+		if theirs := newShop(t, b, nil).post(t, "/pay/refundquery", gopay.BodyMap{"refund_id": r1.RefundId}, wechat.SignType_MD5); theirs.GetString("err_code") != "REFUNDNOTEXIST" {
+			t.Fatalf("another merchant's refundquery by refund_id: %v", theirs)
+		}
 		if none := s.post(t, "/pay/refundquery", gopay.BodyMap{"out_refund_no": "R-404"}, wechat.SignType_MD5); none.GetString("err_code") != "REFUNDNOTEXIST" {
 			t.Fatalf("unknown refund: %v", none)
 		}

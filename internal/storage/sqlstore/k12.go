@@ -214,9 +214,19 @@ func (db *DB) Token(ctx context.Context, hash string) (k12.Token, bool, error) {
 	return t, true, nil
 }
 
-// UserByID implements k12.ContractStore.
+// sqlUserByID reads a user by its key alone. With organization_id in the WHERE clause
+// too, PostgreSQL's generic plan, made on a small table, took the (organization_id,
+// out_user_id) index and filtered every user of the organisation: a kiosk's library
+// sync, which reads each changed user, read the organisation once per user.
+const sqlUserByID = `SELECT ` + userCols + ` FROM k12_users WHERE user_id = ?`
+
+// UserByID implements k12.ContractStore: another organisation's user is not found.
 func (db *DB) UserByID(ctx context.Context, orgID, userID string) (k12.User, bool, error) {
-	return db.scanUser(db.row(ctx, `SELECT `+userCols+` FROM k12_users WHERE organization_id = ? AND user_id = ?`, orgID, userID))
+	u, found, err := db.scanUser(db.row(ctx, sqlUserByID, userID))
+	if err != nil || !found || u.OrgID != orgID {
+		return k12.User{}, false, err
+	}
+	return u, true, nil
 }
 
 const contractCols = `contract_id, organization_id, user_id, sp_mch_id, appid, openid, payer_id, contract_mode, card_from, state, signed_at,

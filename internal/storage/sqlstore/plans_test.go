@@ -82,6 +82,18 @@ func TestOrderReadsLookUpTheirKey(t *testing.T) {
 	}
 }
 
+// A K12 user and a refund are read by their primary keys; the tenant (organisation,
+// merchant) is compared after the read, so the plan has no other index to take.
+func TestKeyReadsUseThePrimaryKey(t *testing.T) {
+	b := storagetest.Open(t, "postgres")
+	for q, index := range b.DB.KeyReadSQL() {
+		plan := strings.Join(genericPlan(t, b, q, "'x'"), "\n")
+		if !strings.Contains(plan, "using "+index+" on") || strings.Contains(plan, "Filter:") {
+			t.Fatalf("not a lookup on %s:\n%s\n\n%s", index, q, plan)
+		}
+	}
+}
+
 // Claiming due notifications scans the pending ones only as far as the latest clock
 // a merchant is on: notifications waiting for a later retry are not read on every
 // poll. Without the bound the index scan went through every pending notification,

@@ -50,6 +50,13 @@ func testGuardedDebit(t *testing.T, b Backend) {
 	if err := b.DB.CreateOrganisation(ctx, k12.Organisation{ID: "ORG2", Name: "Elsewhere", SPMchID: other, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
+	// A user is found by its id in its own organisation only.
+	if got, ok := Must2(b.DB.UserByID(ctx, "ORG1", "U1")); !ok || got.OutUserID != "pupil-001" {
+		t.Fatalf("UserByID in its organisation: %+v, %v", got, ok)
+	}
+	if got, ok := Must2(b.DB.UserByID(ctx, "ORG2", "U1")); ok || got.UserID != "" {
+		t.Fatalf("UserByID from another organisation found %+v", got)
+	}
 	if dc := Must(debitContext(m, "ORG1")); !dc.OrgFound || dc.Org.SPMchID != m || dc.Org.Name != "No. 1 Primary" ||
 		dc.OnTestClock || dc.NotifyURL != "" || dc.Settings.AdvanceFunding || dc.Settings.DailyLimit != 0 {
 		t.Fatalf("debit context: %+v", dc)
