@@ -20,26 +20,19 @@ func TestDebitReadLooksUpItsOwnRows(t *testing.T) {
 	b := storagetest.Open(t, "postgres")
 	lines := genericPlan(t, b, b.DB.DebitReadSQL(), "'2026-12-04', 'C', 'M', 'O', 'ORG', 'U', 'SP'")
 	plan := strings.Join(lines, "\n")
-	scans := 0
-	for i, line := range lines {
-		if !strings.Contains(line, " on k12_debits") {
-			continue
-		}
-		scans++
+	scans := scansOn(lines, "k12_debits")
+	for _, scan := range scans {
 		want := map[string]string{"k12_debits_user_day": "user_id", "k12_debits_credential": "credential_hash", "k12_debits_pkey": "out_trade_no"}
 		ok := false
 		for index, key := range want {
-			if strings.Contains(line, "using "+index+" on") && i+1 < len(lines) &&
-				strings.Contains(lines[i+1], "Index Cond:") && strings.Contains(lines[i+1], key) {
-				ok = true
-			}
+			ok = ok || scan.lookup(index, key)
 		}
 		if !ok {
-			t.Fatalf("a read of k12_debits is not a lookup by its own key:\n%s\n\n%s", line, plan)
+			t.Fatalf("a read of k12_debits is not a lookup by its own key:\n%s\n\n%s", scan.line, plan)
 		}
 	}
-	if scans != 3 {
-		t.Fatalf("%d reads of k12_debits, want 3 (the day's sum, the credential, the order number):\n%s", scans, plan)
+	if len(scans) != 3 {
+		t.Fatalf("%d reads of k12_debits, want 3 (the day's sum, the credential, the order number):\n%s", len(scans), plan)
 	}
 }
 
@@ -59,19 +52,14 @@ func TestOrderReadsLookUpTheirKey(t *testing.T) {
 			}
 			lines := genericPlan(t, b, q, strings.Join(args, ", "))
 			plan := strings.Join(lines, "\n")
-			scans := 0
-			for i, line := range lines {
-				if !strings.Contains(line, " on orders") {
-					continue
-				}
-				scans++
-				if !strings.Contains(line, "using "+index[key]+" on orders") || i+1 >= len(lines) ||
-					!strings.Contains(lines[i+1], "Index Cond:") || !strings.Contains(lines[i+1], key) {
-					t.Fatalf("a read of an order by %s is not a lookup by %s:\n%s\n\n%s", key, index[key], line, plan)
+			scans := scansOn(lines, "orders")
+			for _, scan := range scans {
+				if !scan.lookup(index[key], key) {
+					t.Fatalf("a read of an order by %s is not a lookup by %s:\n%s\n\n%s", key, index[key], scan.line, plan)
 				}
 			}
-			if scans != 1 {
-				t.Fatalf("%d reads of orders, want 1:\n%s", scans, plan)
+			if len(scans) != 1 {
+				t.Fatalf("%d reads of orders, want 1:\n%s", len(scans), plan)
 			}
 		}
 	}
@@ -111,6 +99,30 @@ func TestClaimStopsAtTheClockHorizon(t *testing.T) {
 		}
 	}
 	t.Fatalf("pending notifications are not read through notifications_due:\n%s", plan)
+}
+
+// scan is one scan of a table in a plan: its line and the condition on the next line.
+type scan struct{ line, cond string }
+
+// lookup says whether the scan goes through index with a condition on key.
+func (s scan) lookup(index, key string) bool {
+	return strings.Contains(s.line, "using "+index+" on") && strings.Contains(s.cond, "Index Cond:") && strings.Contains(s.cond, key)
+}
+
+// scansOn is every scan of table in the plan's lines.
+func scansOn(lines []string, table string) []scan {
+	var out []scan
+	for i, line := range lines {
+		if !strings.Contains(line, " on "+table+" ") && !strings.HasSuffix(line, " on "+table) {
+			continue
+		}
+		s := scan{line: line}
+		if i+1 < len(lines) {
+			s.cond = lines[i+1]
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // genericPlan is PostgreSQL's generic plan of a statement of b's store (the plan a
