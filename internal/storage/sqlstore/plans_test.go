@@ -82,6 +82,61 @@ func TestKeyReadsUseThePrimaryKey(t *testing.T) {
 	}
 }
 
+// The statements of interactive transactions and reads on the store's pool are planned
+// for each execution, so a plan follows the table as it grows. PostgreSQL's generic
+// plan for a refund by (owner_mch_id, out_refund_no), made after five executions on an
+// empty table, took refunds_created and kept it: every refund of the merchant was read
+// for one. The pipeline's and the reader's statements keep generic plans; the tests above
+// check those.
+func TestPoolPlansFollowTheTable(t *testing.T) {
+	b := storagetest.Open(t, "postgres")
+	ctx := context.Background()
+	conn, err := b.DB.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{
+		`INSERT INTO merchants (mch_id, kind, name, api_key_sealed, apiv3_key_sealed, platform_mode, created_at)
+			VALUES ('M', 'direct', 'shop', '\x00', '\x00', 'public_key', 0)`,
+		`INSERT INTO payers (payer_id, created_at) VALUES ('P', 0)`,
+		`PREPARE byno AS SELECT refund_id FROM refunds WHERE owner_mch_id = $1 AND out_refund_no = $2`,
+		`EXECUTE byno('M', 'R-1')`, `EXECUTE byno('M', 'R-1')`, `EXECUTE byno('M', 'R-1')`,
+		`EXECUTE byno('M', 'R-1')`, `EXECUTE byno('M', 'R-1')`, `EXECUTE byno('M', 'R-1')`,
+		`INSERT INTO orders (owner_mch_id, out_trade_no, transaction_id, mch_id, appid, api, trade_type, payer_id, openid,
+			total_fee, fee_type, body, credential_hash, request_digest, state, created_at, updated_at)
+			SELECT 'M', 'O-' || i, 'T-' || i, 'M', 'wxA', 'micropay', 'MICROPAY', 'P', 'o', 10, 'CNY', 'b', 'c-' || i, 'd', 'REFUND', i, i
+			FROM generate_series(1, 3000) i`,
+		`INSERT INTO refunds (refund_id, owner_mch_id, out_refund_no, out_trade_no, refund_fee, total_fee, status, refund_account,
+			request_digest, created_at)
+			SELECT 'F-' || i, 'M', 'R-' || i, 'O-' || i, 10, 10, 'SUCCESS', 'a', 'd', i FROM generate_series(1, 3000) i`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	rows, err := conn.QueryContext(ctx, `EXPLAIN EXECUTE byno('M', 'R-7')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(lines, "\n")
+	scans := scansOn(lines, "refunds")
+	if len(scans) != 1 || !scans[0].lookup("refunds_owner_mch_id_out_refund_no_key", "out_refund_no") {
+		t.Fatalf("a refund by out_refund_no among 3 000 is not a lookup by that key:\n%s", plan)
+	}
+}
+
 // Claiming due notifications scans the pending ones only as far as the latest clock
 // a merchant is on: notifications waiting for a later retry are not read on every
 // poll. Without the bound the index scan went through every pending notification,
