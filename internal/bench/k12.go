@@ -26,12 +26,16 @@ import (
 type K12Config struct {
 	DBURL       string        // PostgreSQL; empty: SQLite in a temporary directory
 	Concurrency int           // keep-alive connections, one request in flight on each
-	Duration    time.Duration // of the ceiling phase; the lunch phase runs until every student paid
-	Students    int           // the school: each pays one lunch
-	Fen         int64         // the price of a lunch
-	Progress    io.Writer
-	// Profile, when set, is called as the lunch phase starts; what it returns is called
-	// as it ends (a CPU profile of that phase).
+	Duration    time.Duration // of the ceiling phase over all rounds; the lunch runs until every student paid
+	// Rounds splits both phases: each round looks organisations up for Duration/Rounds,
+	// then takes the next Students/Rounds lunches, so the machine's changes of speed
+	// reach both phases alike.
+	Rounds   int
+	Students int   // the school: each pays one lunch
+	Fen      int64 // the price of a lunch
+	Progress io.Writer
+	// Profile, when set, is called as the middle round's lunch starts; what it returns
+	// is called as it ends (a CPU profile of that phase).
 	Profile func() (stop func())
 }
 
@@ -42,10 +46,24 @@ type K12Report struct {
 	Students    int
 	Ceiling     Result // a signed v3 organisation lookup
 	Lunch       Result // offlineface/transactions, one fresh credential each
+	// Rounds holds each round's two phases when the run had more than one; the fields
+	// above are then every round's requests over every round's time.
+	Rounds []K12Report
 }
 
 // Ratio is debits/s over the ceiling's requests/s.
 func (r K12Report) Ratio() float64 { return r.Lunch.PerSec() / r.Ceiling.PerSec() }
+
+// Spread is the smallest, the median and the largest of Ratio over the rounds.
+func (r K12Report) Spread() (lo, median, hi float64) {
+	return spread(r.Rounds, r, K12Report.Ratio)
+}
+
+// The K12 phases' names, as the table prints them.
+const (
+	k12CeilingPhase = "organisation lookup"
+	k12LunchPhase   = "lunch debits"
+)
 
 // RunK12 starts a platform on a fresh store, onboards a school of cfg.Students signed
 // students and one kiosk, mints each student's offline credential for one lunch (not
@@ -62,6 +80,7 @@ func RunK12(ctx context.Context, cfg K12Config) (K12Report, error) {
 	if cfg.Students <= 0 {
 		cfg.Students = 3000
 	}
+	cfg.Rounds = min(max(cfg.Rounds, 1), cfg.Students)
 	if cfg.Fen <= 0 {
 		cfg.Fen = 1500
 	}
@@ -87,33 +106,52 @@ func RunK12(ctx context.Context, cfg K12Config) (K12Report, error) {
 	}}
 	call := v3Caller{client: client, base: p.Server.URL(), key: key, mchID: sp.MchID, serial: sp.MerchantSerialNo}
 	d := driver{concurrency: cfg.Concurrency, progress: cfg.Progress}
-	d.duration = cfg.Duration
-	rep.Ceiling = d.drive(ctx, "organisation lookup", func(int64) (bool, bool) {
-		_, ok := call.do(http.MethodGet, "/v3/offlinefacemch/organizations?organization_id="+org, nil)
-		return ok, true
-	})
 	var next atomic.Int64
-	d.duration = time.Hour // the lunch hour: until every student paid
-	stopProfile := func() {}
-	if cfg.Profile != nil {
-		stopProfile = cfg.Profile()
+	lunch := func(upTo int64) func(int64) (bool, bool) {
+		return func(int64) (bool, bool) {
+			i := next.Add(1) - 1
+			if i >= upTo {
+				next.Add(-1) // not taken: the next round starts here
+				return false, false
+			}
+			body, _ := json.Marshal(map[string]any{"auth_code": creds[i], "sp_mchid": sp.MchID, "sub_mchid": sub,
+				"amount": map[string]any{"total": cfg.Fen, "currency": "CNY"}, "scene_info": map[string]string{"device_ip": "10.0.0.8"},
+				"description": "午餐", "out_trade_no": "LUNCH" + strconv.FormatInt(i, 10),
+				"business": map[string]int{"business_product_id": 2, "business_scene_id": 3}})
+			raw, ok := call.do(http.MethodPost, "/v3/offlineface/transactions", body)
+			var v struct {
+				TradeState string `json:"trade_state"`
+			}
+			return ok && json.Unmarshal(raw, &v) == nil && v.TradeState == "SUCCESS", true
+		}
 	}
-	rep.Lunch = d.drive(ctx, "lunch debits", func(int64) (bool, bool) {
-		i := next.Add(1) - 1
-		if i >= int64(len(creds)) {
-			return false, false
+	for k := range cfg.Rounds {
+		var round K12Report
+		name := func(phase string) string {
+			if cfg.Rounds == 1 {
+				return phase
+			}
+			return fmt.Sprintf("%s, round %d/%d", phase, k+1, cfg.Rounds)
 		}
-		body, _ := json.Marshal(map[string]any{"auth_code": creds[i], "sp_mchid": sp.MchID, "sub_mchid": sub,
-			"amount": map[string]any{"total": cfg.Fen, "currency": "CNY"}, "scene_info": map[string]string{"device_ip": "10.0.0.8"},
-			"description": "午餐", "out_trade_no": "LUNCH" + strconv.FormatInt(i, 10),
-			"business": map[string]int{"business_product_id": 2, "business_scene_id": 3}})
-		raw, ok := call.do(http.MethodPost, "/v3/offlineface/transactions", body)
-		var v struct {
-			TradeState string `json:"trade_state"`
+		d.duration = cfg.Duration / time.Duration(cfg.Rounds)
+		round.Ceiling = d.drive(ctx, name(k12CeilingPhase), func(int64) (bool, bool) {
+			_, ok := call.do(http.MethodGet, "/v3/offlinefacemch/organizations?organization_id="+org, nil)
+			return ok, true
+		})
+		d.duration = time.Hour // the lunch hour: until this round's students paid
+		stopProfile := func() {}
+		if cfg.Profile != nil && k == cfg.Rounds/2 {
+			stopProfile = cfg.Profile()
 		}
-		return ok && json.Unmarshal(raw, &v) == nil && v.TradeState == "SUCCESS", true
-	})
-	stopProfile()
+		round.Lunch = d.drive(ctx, name(k12LunchPhase), lunch(int64((k+1)*len(creds)/cfg.Rounds)))
+		stopProfile()
+		rep.Rounds = append(rep.Rounds, round)
+	}
+	rep.Ceiling = merge(k12CeilingPhase, rep.Rounds, func(r K12Report) Result { return r.Ceiling })
+	rep.Lunch = merge(k12LunchPhase, rep.Rounds, func(r K12Report) Result { return r.Lunch })
+	if cfg.Rounds == 1 {
+		rep.Rounds = nil
+	}
 	if rep.Lunch.OK != cfg.Students {
 		return rep, fmt.Errorf("%d of %d students paid", rep.Lunch.OK, cfg.Students)
 	}

@@ -105,12 +105,18 @@ type PayReport struct {
 
 // Spread is the smallest, the median and the largest of ratio over the rounds.
 func (r PayReport) Spread(ratio func(PayReport) float64) (lo, median, hi float64) {
-	if len(r.Rounds) == 0 {
-		v := ratio(r)
+	return spread(r.Rounds, r, ratio)
+}
+
+// spread is the smallest, the median and the largest of ratio over rounds; a run of
+// one round (no rounds kept) has its own ratio as all three.
+func spread[R any](rounds []R, whole R, ratio func(R) float64) (lo, median, hi float64) {
+	if len(rounds) == 0 {
+		v := ratio(whole)
 		return v, v, v
 	}
-	vs := make([]float64, len(r.Rounds))
-	for i, round := range r.Rounds {
+	vs := make([]float64, len(rounds))
+	for i, round := range rounds {
 		vs[i] = ratio(round)
 	}
 	slices.Sort(vs)
@@ -155,9 +161,9 @@ const (
 )
 
 // merge is one phase of every round as one Result.
-func (r PayReport) merge(name string, phase func(PayReport) Result) Result {
-	rs := make([]Result, len(r.Rounds))
-	for i, round := range r.Rounds {
+func merge[R any](name string, rounds []R, phase func(R) Result) Result {
+	rs := make([]Result, len(rounds))
+	for i, round := range rounds {
 		rs[i] = phase(round)
 	}
 	return merged(name, rs)
@@ -252,10 +258,10 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 		round.Paid = cfg.profiled("facepay", k, func() Result { return d.drive(ctx, name(payPhase), facepay) })
 		rep.Rounds = append(rep.Rounds, round)
 	}
-	rep.Protocol, rep.Storage, rep.Ceiling, rep.Paid = rep.merge(protocolPhase, func(r PayReport) Result { return r.Protocol }),
-		rep.merge(storagePhase, func(r PayReport) Result { return r.Storage }),
-		rep.merge(queryPhase, func(r PayReport) Result { return r.Ceiling }),
-		rep.merge(payPhase, func(r PayReport) Result { return r.Paid })
+	rep.Protocol = merge(protocolPhase, rep.Rounds, func(r PayReport) Result { return r.Protocol })
+	rep.Storage = merge(storagePhase, rep.Rounds, func(r PayReport) Result { return r.Storage })
+	rep.Ceiling = merge(queryPhase, rep.Rounds, func(r PayReport) Result { return r.Ceiling })
+	rep.Paid = merge(payPhase, rep.Rounds, func(r PayReport) Result { return r.Paid })
 	if cfg.Rounds == 1 {
 		rep.Rounds = nil
 	}
