@@ -127,12 +127,7 @@ func RunK12(ctx context.Context, cfg K12Config) (K12Report, error) {
 	}
 	for k := range cfg.Rounds {
 		var round K12Report
-		name := func(phase string) string {
-			if cfg.Rounds == 1 {
-				return phase
-			}
-			return fmt.Sprintf("%s, round %d/%d", phase, k+1, cfg.Rounds)
-		}
+		name := func(phase string) string { return roundName(phase, k, cfg.Rounds) }
 		d.duration = cfg.Duration / time.Duration(cfg.Rounds)
 		round.Ceiling = d.drive(ctx, name(k12CeilingPhase), func(int64) (bool, bool) {
 			_, ok := call.do(http.MethodGet, "/v3/offlinefacemch/organizations?organization_id="+org, nil)

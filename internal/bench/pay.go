@@ -160,6 +160,14 @@ const (
 	payPhase      = "facepay"
 )
 
+// roundName is how progress names a phase in round k of rounds.
+func roundName(phase string, k, rounds int) string {
+	if rounds == 1 {
+		return phase
+	}
+	return fmt.Sprintf("%s, round %d/%d", phase, k+1, rounds)
+}
+
 // merge is one phase of every round as one Result.
 func merge[R any](name string, rounds []R, phase func(R) Result) Result {
 	rs := make([]Result, len(rounds))
@@ -242,12 +250,7 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 	}
 	for k := range cfg.Rounds {
 		var round PayReport
-		name := func(phase string) string {
-			if cfg.Rounds == 1 {
-				return phase
-			}
-			return fmt.Sprintf("%s, round %d/%d", phase, k+1, cfg.Rounds)
-		}
+		name := func(phase string) string { return roundName(phase, k, cfg.Rounds) }
 		round.Protocol = cfg.profiled("protocol", k, func() Result {
 			return d.drive(ctx, name(protocolPhase), unknownOrder(anchorURL))
 		})
