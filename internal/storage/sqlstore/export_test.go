@@ -80,11 +80,9 @@ func (db *DB) OrderReadSQL() map[string][]string {
 	}
 }
 
-// KeyReadSQL is the reads of a K12 user and of a refund by their own keys, as sent to
-// this store's database, with the index each must use.
-func (db *DB) KeyReadSQL() map[string]string {
-	return map[string]string{db.d.rebind(sqlUserByID): "k12_users_pkey", db.d.rebind(sqlRefundByID): "refunds_pkey"}
-}
+// UserByIDSQL is the reader's statement for a K12 user by its id, as sent to this
+// store's database.
+func (db *DB) UserByIDSQL() string { return db.d.rebind(sqlUserByID) }
 
 // OrdersPaidSQL is the bill's read of orders, as sent to this store's database.
 func (db *DB) OrdersPaidSQL() string { return db.d.rebind(sqlOrdersPaidBetween) }

@@ -354,18 +354,9 @@ func (t *Tx) Refund(ctx context.Context, owner, outRefundNo string) (pay.Refund,
 	return t.oneRefund(ctx, `owner_mch_id = ? AND out_refund_no = ?`, owner, outRefundNo)
 }
 
-// sqlRefundByID reads a refund by its key alone, for the reason of sqlUserByID: with
-// owner_mch_id beside it, PostgreSQL's generic plan took refunds_created and filtered
-// every refund of the merchant.
-const sqlRefundByID = `SELECT ` + refundCols + ` FROM refunds WHERE refund_id = ?`
-
-// RefundByID implements pay.Tx: another merchant's refund is not found.
+// RefundByID implements pay.Tx.
 func (t *Tx) RefundByID(ctx context.Context, owner, refundID string) (pay.Refund, bool, error) {
-	r, err := scanRefund(t.QueryRow(ctx, sqlRefundByID, refundID))
-	if errors.Is(err, sql.ErrNoRows) || err == nil && r.OwnerMchID != owner {
-		return pay.Refund{}, false, nil
-	}
-	return r, err == nil, err
+	return t.oneRefund(ctx, `owner_mch_id = ? AND refund_id = ?`, owner, refundID)
 }
 
 // RefundsOfOrder implements pay.Tx.
