@@ -106,12 +106,13 @@ func RunK12(ctx context.Context, cfg K12Config) (K12Report, error) {
 	}}
 	call := v3Caller{client: client, base: p.Server.URL(), key: key, mchID: sp.MchID, serial: sp.MerchantSerialNo}
 	d := driver{concurrency: cfg.Concurrency, progress: cfg.Progress}
-	var next atomic.Int64
-	lunch := func(upTo int64) func(int64) (bool, bool) {
+	// lunch pays the students from up to upTo, one each.
+	lunch := func(from, upTo int64) func(int64) (bool, bool) {
+		var next atomic.Int64
+		next.Store(from)
 		return func(int64) (bool, bool) {
 			i := next.Add(1) - 1
 			if i >= upTo {
-				next.Add(-1) // not taken: the next round starts here
 				return false, false
 			}
 			body, _ := json.Marshal(map[string]any{"auth_code": creds[i], "sp_mchid": sp.MchID, "sub_mchid": sub,
@@ -138,7 +139,7 @@ func RunK12(ctx context.Context, cfg K12Config) (K12Report, error) {
 		if cfg.Profile != nil && k == cfg.Rounds/2 {
 			stopProfile = cfg.Profile()
 		}
-		round.Lunch = d.drive(ctx, name(k12LunchPhase), lunch(int64((k+1)*len(creds)/cfg.Rounds)))
+		round.Lunch = d.drive(ctx, name(k12LunchPhase), lunch(int64(k*len(creds)/cfg.Rounds), int64((k+1)*len(creds)/cfg.Rounds)))
 		stopProfile()
 		rep.Rounds = append(rep.Rounds, round)
 	}

@@ -73,20 +73,6 @@ func measured(name string, ok, failed int, elapsed time.Duration, lat []time.Dur
 	return r
 }
 
-// merged is one phase over all rounds: its requests over its time.
-func merged(name string, rounds []Result) Result {
-	var (
-		ok, failed int
-		elapsed    time.Duration
-		lat        []time.Duration
-	)
-	for _, r := range rounds {
-		ok, failed, elapsed = ok+r.OK, failed+r.Failed, elapsed+r.Elapsed
-		lat = append(lat, r.lat...)
-	}
-	return measured(name, ok, failed, elapsed, lat)
-}
-
 // PerSec is successful requests per second.
 func (r Result) PerSec() float64 { return float64(r.OK) / r.Elapsed.Seconds() }
 
@@ -168,13 +154,20 @@ func roundName(phase string, k, rounds int) string {
 	return fmt.Sprintf("%s, round %d/%d", phase, k+1, rounds)
 }
 
-// merge is one phase of every round as one Result.
+// merge is one phase over all rounds, phase(round) for each: its requests over its
+// time, its percentiles over every latency.
 func merge[R any](name string, rounds []R, phase func(R) Result) Result {
-	rs := make([]Result, len(rounds))
-	for i, round := range rounds {
-		rs[i] = phase(round)
+	var (
+		ok, failed int
+		elapsed    time.Duration
+		lat        []time.Duration
+	)
+	for _, round := range rounds {
+		r := phase(round)
+		ok, failed, elapsed = ok+r.OK, failed+r.Failed, elapsed+r.Elapsed
+		lat = append(lat, r.lat...)
 	}
-	return merged(name, rs)
+	return measured(name, ok, failed, elapsed, lat)
 }
 
 // RunPay starts a platform, prepares payers and face codes, and measures.

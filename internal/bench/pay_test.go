@@ -75,7 +75,7 @@ func TestRounds(t *testing.T) {
 	if a.P50 != 2*time.Millisecond || a.P99 != 3*time.Millisecond {
 		t.Fatalf("one round: p50 %s p99 %s", a.P50, a.P99)
 	}
-	m := merged("p", []Result{a, b})
+	m := merge("p", []Result{a, b}, func(r Result) Result { return r })
 	if m.OK != 4 || m.Failed != 1 || m.Elapsed != 4*time.Second || m.PerSec() != 1 {
 		t.Fatalf("merged %+v", m)
 	}
