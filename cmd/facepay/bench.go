@@ -35,8 +35,8 @@ func newBench() *cobra.Command {
 		Use:   "pay",
 		Short: "Paid/s of signed facepay over HTTPS keep-alive, against the ceiling of the same server",
 		Long: `Start a platform on loopback (SQLite in a temporary directory, or a throw-away schema on
---db), create a merchant, payers and face codes, then drive signed requests over HTTPS
-keep-alive with --concurrency connections for --duration each:
+--db) and create a merchant, then drive signed requests over HTTPS keep-alive with
+--concurrency connections for --duration each:
   1. the protocol ceiling: the same orderquery against a server doing only the v2 wire
      work (TLS, XML, HMAC sign check, a signed answer), no store;
   2. the storage ceiling: the research notes' pay-shaped transaction (order, two
@@ -44,7 +44,9 @@ keep-alive with --concurrency connections for --duration each:
      own on the same backend, prepared statements, group commit of up to 64, full
      durability, pipelined on PostgreSQL; no HTTP;
   3. the platform's orderquery of an unknown order (a trivial signed request);
-  4. facepay with a fresh face_code per payment.
+  4. facepay with a fresh face_code per payment, minted (not measured) for --payers
+     payers as the round starts, as a kiosk mints a code seconds before it pays. The
+     report says how many charges found their code among those the process minted.
 The four phases run --rounds times in turn, each for --duration/--rounds, so a change of
 the machine's speed during the run (on a shared virtual machine it can halve) reaches
 every phase alike. Prints requests/s, p50 and p99 of each over all rounds, the ratios
@@ -110,6 +112,7 @@ client runs on the same machine and shares its cores.`,
 			fmt.Fprintf(out, "orderquery : protocol ceiling = %.2f; paid/s : storage ceiling = %.2f; paid/s : orderquery = %.2f\n",
 				rep.QueryRatio(), rep.StorageRatio(), rep.Ratio())
 			fmt.Fprintf(out, "both ceilings' work on the same cores allows %.0f paid/s; paid/s : that = %.2f\n", rep.SharedBound(), rep.BoundRatio())
+			fmt.Fprintf(out, "facepay found %d codes among those the process minted and read %d from the database\n", rep.CodesCached, rep.CodesRead)
 			if len(rep.Rounds) > 1 {
 				fmt.Fprintf(out, "over the %d rounds (smallest / median / largest):\n", len(rep.Rounds))
 				for _, r := range []struct {

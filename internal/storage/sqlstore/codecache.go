@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfacepay/openfacepay/internal/pay"
@@ -28,10 +29,12 @@ const (
 )
 
 type codeCache struct {
-	mu    sync.Mutex
-	items map[string]*pay.Credential // pointers: a map's slots outlive its entries
-	fifo  []mintedAt                 // in minting order; entries may already be gone from items
-	head  int
+	// hits and misses count the charges' lookups: a miss costs the charge a read.
+	hits, misses atomic.Int64
+	mu           sync.Mutex
+	items        map[string]*pay.Credential // pointers: a map's slots outlive its entries
+	fifo         []mintedAt                 // in minting order; entries may already be gone from items
+	head         int
 }
 
 type mintedAt struct {

@@ -47,9 +47,14 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 	// With the merchant's state cached, the code comes from the cache and reads as the
 	// row does (times to the microsecond).
 	warmState(t, b.DB, m, pay.APIFacePay)
+	cached0, read0 := b.DB.CodeLookups()
 	if st := state("C1"); !st.CodeFound || st.Code.UsedBy != "" || st.Code.DeviceID != "D1" ||
 		!st.Code.ExpiresAt.Equal(t0.Add(2*time.Minute)) || st.Code.ExpiresAt.Location() != time.UTC {
 		t.Fatalf("cached code: %+v", st.Code)
+	}
+	// The lookups are counted, so `bench pay` can tell how many charges read their code.
+	if cached, read := b.DB.CodeLookups(); cached != cached0+1 || read != read0 {
+		t.Fatalf("after a cached code: %d cached, %d read; want %d and %d", cached, read, cached0+1, read0)
 	}
 
 	// A mint that rolled back is not known.
@@ -64,6 +69,9 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 	}
 	if b.DB.CodeCached("C2") || state("C2").CodeFound {
 		t.Fatal("a code whose mint rolled back is known")
+	}
+	if cached, read := b.DB.CodeLookups(); cached != cached0+1 || read != read0+1 {
+		t.Fatalf("after a code read: %d cached, %d read; want %d and %d", cached, read, cached0+1, read0+1)
 	}
 
 	// Another process uses C1: this store's entry is stale and still says unused.

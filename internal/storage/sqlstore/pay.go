@@ -493,6 +493,9 @@ func (db *DB) MerchantState(ctx context.Context, mchID, api string, also pay.Als
 	if also.TransactionID != "" {
 		q, key = sqlMerchantStateByTxID, also.TransactionID
 	}
+	if also.CodeHash != "" {
+		db.codes.misses.Add(1)
+	}
 	dest := append(append([]any{&e.clock, &e.threshold, &fault}, code.dest()...), order.dest()...)
 	err := db.row(ctx, q, mchID, api, also.CodeHash, also.Owner, key, mchID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -538,6 +541,7 @@ func (db *DB) readAlso(ctx context.Context, st *pay.MerchantState, also pay.Also
 	switch {
 	case also.CodeHash != "" && also.OutTradeNo == "" && also.TransactionID == "" && db.cachedCode(st, also.CodeHash):
 	case also.CodeHash != "":
+		db.codes.misses.Add(1)
 		var (
 			code  credentialRow
 			order orderRow
@@ -562,8 +566,16 @@ func (db *DB) cachedCode(st *pay.MerchantState, hash string) bool {
 	c, ok := db.codes.get(hash)
 	if ok {
 		st.Code, st.CodeFound = c, true
+		db.codes.hits.Add(1)
 	}
 	return ok
+}
+
+// CodeLookups counts the reads of a charge's state that found its code among those
+// this process minted (cached) and those that read it from the database (read), since
+// the store opened.
+func (db *DB) CodeLookups() (cached, read int64) {
+	return db.codes.hits.Load(), db.codes.misses.Load()
 }
 
 // InsertFault implements pay.Tx.
