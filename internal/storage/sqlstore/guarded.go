@@ -92,8 +92,10 @@ func (db *DB) applyGuarded(ctx context.Context, steps []step) error {
 // starts on it as soon as the commit is flushed instead of waiting for this process to
 // read the answers, answer its callers and plan the next. One connection: a second, to
 // execute one batch while the other's commit is flushed, measured no faster here
-// (2 286 and 2 393 against 1 912 and 2 668 paid/s, alternating runs), and its batches
-// wait on each other's wallet rows.
+// (2 286 and 2 393 against 1 912 and 2 668 paid/s, alternating runs; again at 6 000
+// paid/s, 0.40–0.41 of the storage ceiling against 0.45–0.48: halved batches cost the
+// backends more per payment, and the WAL flush it would overlap takes 0.1 ms here), and
+// its batches wait on each other's wallet rows.
 type pipeline struct {
 	config *pgx.ConnConfig
 	conn   *pgx.Conn                               // nil until the first batch, and after a broken connection
