@@ -187,3 +187,18 @@ func (db *DB) SumCredits(on bool) {
 		db.pipe.unsummed.Store(!on)
 	}
 }
+
+// PipelineManySQL is the pipeline's statements that change n rows of a table each,
+// by table, as sent to this store's database.
+func (db *DB) PipelineManySQL(n int) map[string]string {
+	return map[string]string{
+		"ledger_accounts": db.d.rebind(debitMany(n)),
+		"pay_credentials": db.d.rebind(claimMany(n)),
+	}
+}
+
+// PipelineSettings are the session settings of the pipeline's connection.
+var PipelineSettings = pipelineSettings
+
+// MaxRows bounds the rows of one of the pipeline's merged statements.
+const MaxRows = maxRows

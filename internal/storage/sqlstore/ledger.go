@@ -120,7 +120,7 @@ func creditLaterStep(tr ledger.Transfer) step {
 func debitMany(n int) string {
 	return guardedMany(`WITH v (posted, held, id, need) AS (VALUES `+tuples(n, "CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT)")+`),
 	changed AS (UPDATE ledger_accounts a SET balance = a.balance - v.posted, pending_debits = a.pending_debits + v.held FROM v
-		WHERE a.id = v.id AND (a.may_go_negative = 1 OR a.balance - a.pending_debits >= v.need) RETURNING 1)`, n)
+		WHERE a.id IN (`+keyParams(n, 4, 3)+`) AND a.id = v.id AND (a.may_go_negative = 1 OR a.balance - a.pending_debits >= v.need) RETURNING 1)`, n)
 }
 
 func transferArgs(tr ledger.Transfer) []any {

@@ -214,7 +214,7 @@ const sqlClaim = `UPDATE pay_credentials SET used_by = ? WHERE code_hash = ? AND
 func claimMany(n int) string {
 	return guardedMany(`WITH v (used_by, code_hash) AS (VALUES `+tuples(n, "CAST(? AS TEXT), CAST(? AS TEXT)")+`),
 	changed AS (UPDATE pay_credentials c SET used_by = v.used_by FROM v
-		WHERE c.code_hash = v.code_hash AND c.used_by IS NULL RETURNING 1)`, n)
+		WHERE c.code_hash IN (`+keyParams(n, 2, 2)+`) AND c.code_hash = v.code_hash AND c.used_by IS NULL RETURNING 1)`, n)
 }
 
 // ApplyPayment implements pay.Store: the interactive charge's writes, each guarded.
