@@ -45,7 +45,7 @@ func newBench() *cobra.Command {
      durability, pipelined on PostgreSQL; no HTTP;
   3. the platform's orderquery of an unknown order (a trivial signed request);
   4. facepay with a fresh face_code per payment, minted (not measured) for --payers
-     payers as the round starts, as a kiosk mints a code seconds before it pays. The
+     new payers as the round starts, as a kiosk mints a code seconds before it pays. The
      report says how many charges found their code among those the process minted.
 The four phases run --rounds times in turn, each for --duration/--rounds, so a change of
 the machine's speed during the run (on a shared virtual machine it can halve) reaches
