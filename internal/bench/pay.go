@@ -243,6 +243,12 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 		}
 		return post(client, base+"/pay/facepay", facepayBody(cr, "B"+strconv.FormatInt(orders.Add(1), 10), codes[i]), ""), true
 	}
+	// 12 000 codes a second of the phase: 64 connections paid over 9 000 a second here,
+	// and a phase that finds no code left pays nothing.
+	perRound := int(d.duration.Seconds() * 12000)
+	if perRound > sqlstore.CodeCacheMax {
+		fmt.Fprintf(cfg.Progress, "note: a round mints %d face codes, more than the %d its process keeps; charges beyond those read their code from the database (more --rounds keep each round's codes within it)\n", perRound, sqlstore.CodeCacheMax)
+	}
 	for k := range cfg.Rounds {
 		var round PayReport
 		name := func(phase string) string { return roundName(phase, k, cfg.Rounds) }
@@ -250,11 +256,9 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 		// a kiosk mints one seconds before it pays. Minted all before the first round, a
 		// third of them had left the process's code cache (codecache.go) by their turn
 		// and cost the payment a read a kiosk's code does not, and in a long run they
-		// outlived a face code's two minutes. 12 000 a second of the phase: 64
-		// connections paid over 9 000 a second here, and a phase that finds no code left
-		// pays nothing. Minting is not measured.
+		// outlived a face code's two minutes. Minting is not measured.
 		fmt.Fprintf(cfg.Progress, "%s: minting face codes for %d payers...\n", roundName("facepay", k, cfg.Rounds), cfg.Payers)
-		if codes, err = prepareCodes(ctx, p.Pay, cr, int(d.duration.Seconds()*12000), cfg.Payers); err != nil {
+		if codes, err = prepareCodes(ctx, p.Pay, cr, perRound, cfg.Payers); err != nil {
 			return rep, err
 		}
 		next.Store(0)

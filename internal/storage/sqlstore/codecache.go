@@ -22,11 +22,16 @@ import (
 // code as it always has. Entries enter only after their transaction commits, so
 // nothing rolled back is ever found; a claim by this process drops the entry at once.
 const (
-	codeCacheMax = 1 << 16 // about 20 MB at most; bounds a minting storm
+	codeCacheMax = CodeCacheMax
 	// codeCacheKeep outlives every code kind's TTL: an older entry is dropped, as
 	// the code it describes can no longer pay.
 	codeCacheKeep = pay.FaceCodeTTL + time.Minute
 )
+
+// CodeCacheMax is how many of the codes its process minted a store keeps at most
+// (about 20 MB): it bounds a minting storm. A charge whose code is not among them
+// reads it from the database.
+const CodeCacheMax = 1 << 16
 
 type codeCache struct {
 	// hits and misses count the charges' lookups: a miss costs the charge a read.
