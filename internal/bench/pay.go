@@ -285,7 +285,7 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 		rep.Rounds = nil
 	}
 	if short {
-		fmt.Fprintf(cfg.Progress, "note: a round used all its %d face codes before its time was up\n", len(codes))
+		fmt.Fprintf(cfg.Progress, "note: a round used all its %d face codes before its time was up\n", perRound)
 	}
 	return rep, audited(ctx, db)
 }

@@ -22,7 +22,6 @@ import (
 // code as it always has. Entries enter only after their transaction commits, so
 // nothing rolled back is ever found; a claim by this process drops the entry at once.
 const (
-	codeCacheMax = CodeCacheMax
 	// codeCacheKeep outlives every code kind's TTL: an older entry is dropped, as
 	// the code it describes can no longer pay.
 	codeCacheKeep = pay.FaceCodeTTL + time.Minute
@@ -59,7 +58,7 @@ func (c *codeCache) get(hash string) (pay.Credential, bool) {
 }
 
 // add keeps codes a transaction minted and committed, dropping those older than
-// codeCacheKeep and, past codeCacheMax, the oldest.
+// codeCacheKeep and, past CodeCacheMax, the oldest.
 func (c *codeCache) add(now time.Time, creds []pay.Credential) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -68,7 +67,7 @@ func (c *codeCache) add(now time.Time, creds []pay.Credential) {
 		c.items[cr.Hash] = &cr
 		c.fifo = append(c.fifo, mintedAt{cr.Hash, at})
 	}
-	for c.head < len(c.fifo) && (len(c.fifo)-c.head > codeCacheMax || at-c.fifo[c.head].at > int64(codeCacheKeep)) {
+	for c.head < len(c.fifo) && (len(c.fifo)-c.head > CodeCacheMax || at-c.fifo[c.head].at > int64(codeCacheKeep)) {
 		delete(c.items, c.fifo[c.head].hash)
 		c.fifo[c.head] = mintedAt{}
 		c.head++

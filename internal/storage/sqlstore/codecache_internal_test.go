@@ -14,19 +14,19 @@ func TestCodeCacheIsBounded(t *testing.T) {
 	c := newCodeCache()
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	batch := make([]pay.Credential, 1000)
-	for i := 0; i < codeCacheMax/len(batch)+5; i++ {
+	for i := 0; i < CodeCacheMax/len(batch)+5; i++ {
 		for j := range batch {
 			batch[j] = pay.Credential{Hash: strconv.Itoa(i*len(batch) + j)}
 		}
 		c.add(t0, batch)
 	}
-	if n := c.len(); n != codeCacheMax {
-		t.Fatalf("%d codes held, want the bound %d", n, codeCacheMax)
+	if n := c.len(); n != CodeCacheMax {
+		t.Fatalf("%d codes held, want the bound %d", n, CodeCacheMax)
 	}
 	if _, ok := c.get("0"); ok {
 		t.Fatal("the oldest code is still held past the bound")
 	}
-	last := strconv.Itoa((codeCacheMax/len(batch)+5)*len(batch) - 1)
+	last := strconv.Itoa((CodeCacheMax/len(batch)+5)*len(batch) - 1)
 	if _, ok := c.get(last); !ok {
 		t.Fatal("the newest code was dropped")
 	}
