@@ -19,6 +19,7 @@ second round of PHASE.
 
 PGURL (default postgres://postgres@127.0.0.1:5432/facepay_test?sslmode=disable)
 names the database; DURATION (default 10s) the length of each phase over both rounds.
+Needs psql, PostgreSQL's client, on the PATH.
 USAGE
 }
 phase=facepay app='openfacepay-pipeline%' samples=3000
