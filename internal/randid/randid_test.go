@@ -1,6 +1,9 @@
 package randid
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestShapes(t *testing.T) {
 	seen := map[string]bool{}
@@ -43,6 +46,19 @@ func TestDigitsAreUniform(t *testing.T) {
 	// 9 degrees of freedom: above 45 one uniform run in a million.
 	if chi2 > 45 {
 		t.Fatalf("digit counts %v: chi-square %.1f over 9 degrees of freedom", counts, chi2)
+	}
+}
+
+func TestAlnumCoversAlphabet(t *testing.T) {
+	// A modulo or indexing mistake would leave letters unreachable.
+	all := Alnum(20000)
+	for _, c := range alnum {
+		if !strings.ContainsRune(all, c) {
+			t.Fatalf("character %q never drawn in 20000", c)
+		}
+	}
+	if strings.Trim(all, alnum) != "" {
+		t.Fatal("a character outside [A-Za-z0-9]")
 	}
 }
 

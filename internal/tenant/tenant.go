@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/openfacepay/openfacepay/internal/randid"
-	"math/big"
 	"sort"
 	"strings"
 	"time"
@@ -217,7 +216,7 @@ func (s *Service) create(ctx context.Context, ca *pki.CA, in NewMerchant) (Crede
 	mchID := "19" + randid.Digits(8)
 	m := Merchant{
 		MchID: mchID, Kind: in.Kind, ParentMchID: in.ParentMchID, Name: in.Name,
-		APIKey: token(32), APIv3Key: token(32), PlatformMode: in.PlatformMode, CreatedAt: now,
+		APIKey: randid.Alnum(32), APIv3Key: randid.Alnum(32), PlatformMode: in.PlatformMode, CreatedAt: now,
 	}
 	if m.Name == "" {
 		m.Name = mchID
@@ -342,22 +341,6 @@ func Certificates(ids []PlatformIdentity, now time.Time) []PlatformIdentity {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].NotAfter.After(out[j].NotAfter) })
 	return out
-}
-
-const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-// token returns n random alphanumeric characters, unbiased.
-func token(n int) string {
-	b := make([]byte, n)
-	max := big.NewInt(int64(len(alnum)))
-	for i := range b {
-		v, err := rand.Int(rand.Reader, max)
-		if err != nil {
-			panic(err)
-		}
-		b[i] = alnum[v.Int64()]
-	}
-	return string(b)
 }
 
 func randomBytes(n int) []byte {

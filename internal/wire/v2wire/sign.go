@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/openfacepay/openfacepay/internal/randid"
 )
 
 // SignType names a v2 signature algorithm as spelled in the sign_type field.
@@ -111,34 +113,17 @@ func Verify(m *Message, key string, st SignType) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(Sign(m, key, st))) == 1
 }
 
-const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
 // NonceStr returns 32 random characters from [A-Za-z0-9], the longest nonce_str v2
 // allows. Draws that contain "html" in any letter case are repeated: gopay takes any
 // answer containing "html" or "HTML" for an error page, and nonce_str is echoed in
 // answers. That costs about 2e-6 of the draws, a negligible loss of entropy.
 func NonceStr() string {
 	for {
-		s := randomAlnum(32)
+		s := randid.Alnum(32)
 		if !strings.Contains(strings.ToLower(s), "html") {
 			return s
 		}
 	}
-}
-
-func randomAlnum(n int) string {
-	out := make([]byte, 0, n)
-	var buf [64]byte
-	for len(out) < n {
-		rand.Read(buf[:]) // never fails since Go 1.24: a broken source crashes instead
-		for _, c := range buf {
-			// 248 = 4*62: taking only bytes below it keeps c%62 uniform.
-			if c < 248 && len(out) < n {
-				out = append(out, alnum[c%62])
-			}
-		}
-	}
-	return string(out)
 }
 
 // HexToken returns the upper-case hex of nBytes random bytes ("" for nBytes <= 0).
