@@ -111,3 +111,23 @@ func TestRunMemory(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 }
+
+// TestSQLiteAnchorKeepsItsPages: the SQLite storage ceiling's connection keeps a page
+// cache of its own size (storageanchor.go). With the store's 2 MB default the
+// platform's connections, which share this SQLite build's one page cache, took the
+// anchor's pages between its phases, and the ceiling measured low.
+func TestSQLiteAnchorKeepsItsPages(t *testing.T) {
+	ctx := context.Background()
+	a, err := newSQLiteAnchor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	var kib int64
+	if err := a.conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil {
+		t.Fatal(err)
+	}
+	if kib != -65536 {
+		t.Fatalf("the anchor's cache_size is %d, want -65536 (64 MB)", kib)
+	}
+}
