@@ -42,7 +42,8 @@ func newBench() *cobra.Command {
   2. the storage ceiling: the research notes' pay-shaped transaction (order, two
      postings, a payer's and the merchant's hot balance, an outbox row) in tables of its
      own on the same backend, prepared statements, group commit of up to 64, full
-     durability, pipelined on PostgreSQL; no HTTP;
+     durability, pipelined on PostgreSQL, on SQLite a 64 MB page cache, so that the
+     platform's connections in the same process do not take its pages; no HTTP;
   3. the platform's orderquery of an unknown order (a trivial signed request);
   4. facepay with a fresh face_code per payment, minted (not measured) for --payers
      new payers as the round starts, as a kiosk mints a code seconds before it pays. The
