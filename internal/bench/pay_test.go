@@ -127,7 +127,7 @@ func TestSQLiteAnchorKeepsItsPages(t *testing.T) {
 	if err := a.conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil {
 		t.Fatal(err)
 	}
-	if kib != -65536 {
-		t.Fatalf("the anchor's cache_size is %d, want -65536 (64 MB)", kib)
+	if kib != -anchorCacheKiB {
+		t.Fatalf("the anchor's cache_size is %d, want %d (64 MB)", kib, -anchorCacheKiB)
 	}
 }

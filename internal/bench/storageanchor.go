@@ -38,6 +38,8 @@ CREATE TABLE anchor_outbox (id TEXT PRIMARY KEY, payload TEXT NOT NULL, created_
 const (
 	anchorPayers = 10000
 	anchorBatch  = 64
+	// anchorCacheKiB is the SQLite anchor's page cache (newSQLiteAnchor says why).
+	anchorCacheKiB = 64 << 10
 )
 
 var anchorStatements = []string{
@@ -178,7 +180,8 @@ func newSQLiteAnchor(ctx context.Context) (*sqliteAnchor, error) {
 	// its tables back from the file in its next phase and measured 7 512 and 7 648
 	// tx/s against 8 927 and 9 666 with 64 MB (alternating `bench pay` runs of ten 1 s
 	// rounds, 2026-12-05). Alone in a process it commits 9 500–11 700 a second with 2 MB.
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "cache_size(-65536)"} {
+	cache := "cache_size(-" + strconv.Itoa(anchorCacheKiB) + ")"
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", cache} {
 		pragmas.Add("_pragma", p)
 	}
 	if a.db, err = sql.Open("sqlite", "file:"+filepath.Join(dir, "anchor.db")+"?"+pragmas.Encode()+"&_txlock=immediate"); err != nil {
