@@ -319,25 +319,26 @@ func prepareCodes(ctx context.Context, svc *pay.Service, cr tenant.Credentials, 
 		return nil, err
 	}
 	perPayer := (want + payers - 1) / payers
-	var codes []string
-	for range payers {
+	ids := make([]string, payers)
+	for i := range ids {
 		p, err := svc.CreatePayer(ctx, int64(perPayer)*10, "")
 		if err != nil {
 			return nil, err
 		}
-		minted, err := svc.MintFaceCodes(ctx, ai.AuthInfo, p.PayerID, perPayer)
+		ids[i] = p.PayerID
+	}
+	// A code for each payer in turn, so that concurrent payments rarely hit one wallet,
+	// minted in the order they are used: a kiosk mints each code moments before its
+	// payment, so a payment's claim finds its code's row among the newest, beside the
+	// rows of the payments around it.
+	out := make([]string, 0, perPayer*payers)
+	for range perPayer {
+		minted, err := svc.MintFaceCodes(ctx, ai.AuthInfo, ids)
 		if err != nil {
 			return nil, err
 		}
 		for _, m := range minted {
-			codes = append(codes, m.FaceCode)
-		}
-	}
-	// Interleave payers so concurrent payments rarely hit one wallet.
-	out := make([]string, 0, len(codes))
-	for i := range perPayer {
-		for p := range payers {
-			out = append(out, codes[p*perPayer+i])
+			out = append(out, m.FaceCode)
 		}
 	}
 	return out, nil

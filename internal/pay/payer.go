@@ -161,38 +161,44 @@ func (s *Service) MintFaceCode(ctx context.Context, authinfo, payerID string) (M
 // face_code_type 1: a code a payment-code field takes; "14" and 16 digits here, beside
 // the wallets' "13" payment codes) or as FC and 30 hex digits otherwise.
 func (s *Service) MintFaceCodeAs(ctx context.Context, authinfo, payerID string, numeric bool) (MintedCode, error) {
-	codes, err := s.mintFaceCodes(ctx, authinfo, payerID, 1, numeric)
+	codes, err := s.mintFaceCodes(ctx, authinfo, []string{payerID}, numeric)
 	if err != nil {
 		return MintedCode{}, err
 	}
 	return codes[0], nil
 }
 
-// MintFaceCodes mints n face codes in one transaction (benchmarks prepare payments
-// with it without measuring the minting).
-func (s *Service) MintFaceCodes(ctx context.Context, authinfo, payerID string, n int) ([]MintedCode, error) {
-	return s.mintFaceCodes(ctx, authinfo, payerID, n, false)
+// MintFaceCodes mints a face code for each of payerIDs (a payer may repeat), in that
+// order and in one transaction: benchmarks prepare payments with it without
+// measuring the minting, and mint in the order the codes will be used, as kiosks
+// mint each code moments before its payment.
+func (s *Service) MintFaceCodes(ctx context.Context, authinfo string, payerIDs []string) ([]MintedCode, error) {
+	return s.mintFaceCodes(ctx, authinfo, payerIDs, false)
 }
 
-func (s *Service) mintFaceCodes(ctx context.Context, authinfo, payerID string, n int, numeric bool) ([]MintedCode, error) {
+func (s *Service) mintFaceCodes(ctx context.Context, authinfo string, payerIDs []string, numeric bool) ([]MintedCode, error) {
 	a, err := s.OpenAuthInfo(ctx, authinfo)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now(ctx, a.MchID)
-	m := MintedCode{OpenID: s.OpenID(a.AppID, payerID), ExpiresIn: int64(FaceCodeTTL / time.Second)}
-	if a.SubAppID != "" {
-		m.SubOpenID = s.OpenID(a.SubAppID, payerID)
-	}
-	out := make([]MintedCode, n)
+	out := make([]MintedCode, len(payerIDs))
 	err = s.store.InPayTx(ctx, func(tx Tx) error {
-		if _, ok, err := tx.Payer(ctx, payerID); err != nil {
-			return err
-		} else if !ok {
-			return errcode.E(errcode.NotFound, "payer %s does not exist", payerID)
-		}
-		for i := range out {
-			out[i], out[i].FaceCode = m, "FC"+strings.ToUpper(randid.Hex(15))
+		known := make(map[string]bool)
+		for i, payerID := range payerIDs {
+			if !known[payerID] {
+				if _, ok, err := tx.Payer(ctx, payerID); err != nil {
+					return err
+				} else if !ok {
+					return errcode.E(errcode.NotFound, "payer %s does not exist", payerID)
+				}
+				known[payerID] = true
+			}
+			out[i] = MintedCode{OpenID: s.OpenID(a.AppID, payerID), ExpiresIn: int64(FaceCodeTTL / time.Second),
+				FaceCode: "FC" + strings.ToUpper(randid.Hex(15))}
+			if a.SubAppID != "" {
+				out[i].SubOpenID = s.OpenID(a.SubAppID, payerID)
+			}
 			if numeric {
 				out[i].FaceCode = "14" + randid.Digits(16)
 			}
@@ -203,7 +209,10 @@ func (s *Service) mintFaceCodes(ctx context.Context, authinfo, payerID string, n
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // OpenAuthInfo opens an authinfo token and judges its age by its merchant's clock.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openfacepay/openfacepay/internal/clock"
 	"github.com/openfacepay/openfacepay/internal/device"
+	"github.com/openfacepay/openfacepay/internal/errcode"
 	"github.com/openfacepay/openfacepay/internal/pay"
 	"github.com/openfacepay/openfacepay/internal/storage/storagetest"
 	"github.com/openfacepay/openfacepay/internal/tenant"
@@ -558,6 +559,37 @@ func TestConcurrentIdenticalFacePayChargesOnce(t *testing.T) {
 		}
 		if got := s.balance(t, p); got != 5000-1-1234 {
 			t.Fatalf("balance %d after 50 identical charges of 1234 from 4999", got)
+		}
+		mustAudit(t, b)
+	})
+}
+
+// MintFaceCodes mints one code per listed payer, in the list's order (the bench mints
+// its codes so, in the order it pays with them), and none when a payer is unknown.
+func TestMintFaceCodesForPayersInOrder(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		s := newShop(t, b, nil)
+		a, c := s.payer(t, 1000), s.payer(t, 1000)
+		minted, err := b.P.Pay.MintFaceCodes(ctx, s.authinfo, []string{a, c, a})
+		if err != nil || len(minted) != 3 {
+			t.Fatalf("minted %d codes: %v", len(minted), err)
+		}
+		for i, fee := range []int{100, 20, 3} {
+			res := s.facepay(t, fmt.Sprint("MINT-", i), fee, minted[i].FaceCode)
+			if res.GetString("result_code") != "SUCCESS" || res.GetString("openid") != minted[i].OpenID {
+				t.Fatalf("code %d: %v", i, res)
+			}
+		}
+		if minted[0].OpenID != minted[2].OpenID || minted[0].OpenID == minted[1].OpenID {
+			t.Fatalf("openids %s %s %s for payers a, c, a", minted[0].OpenID, minted[1].OpenID, minted[2].OpenID)
+		}
+		if ga, gc := s.balance(t, a), s.balance(t, c); ga != 1000-100-3 || gc != 1000-20 {
+			t.Fatalf("balances %d and %d after codes 0 and 2 paid 103 from a and code 1 paid 20 from c", ga, gc)
+		}
+		if got, err := b.P.Pay.MintFaceCodes(ctx, s.authinfo, []string{a, "PAYER-NONE"}); !errcode.Is(err, errcode.NotFound) || got != nil {
+			t.Fatalf("minting for an unknown payer: %v, %d codes", err, len(got))
 		}
 		mustAudit(t, b)
 	})
