@@ -53,7 +53,10 @@ the machine's speed during the run (on a shared virtual machine it can halve) re
 every phase alike. Prints requests/s, p50 and p99 of each over all rounds, the ratios
 orderquery : protocol ceiling and paid : storage ceiling, and the smallest, median and
 largest of each ratio over the rounds, so the figures compare within one run. The
-client runs on the same machine and shares its cores.`,
+client runs on the same machine and shares its cores. Beside each phase: this
+process's CPU (server and client) per request and the cores it kept busy, and the
+machine's busy cores from /proc/stat (a local PostgreSQL's too): a phase short of
+every core waits on something serial, a commit or a round trip.`,
 		Example: `  facepay bench pay
   facepay bench pay --db postgres://postgres@127.0.0.1:5432/facepay_test --concurrency 32 --duration 20s`,
 		Args: cobra.NoArgs,
@@ -102,10 +105,12 @@ client runs on the same machine and shares its cores.`,
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "backend %s, %d connections, %s per phase in %d rounds, GOMAXPROCS %d\n", rep.Backend, rep.Concurrency, duration, rounds, runtime.GOMAXPROCS(0))
 			w := tabwriter.NewWriter(out, 0, 2, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(w, "phase\tok\tfailed\tper s\tp50 ms\tp99 ms\t")
+			cpus := max(rep.Paid.MachineCPUs, 1)
+			fmt.Fprintf(w, "phase\tok\tfailed\tper s\tp50 ms\tp99 ms\tcpu µs/req\tcores here\tbusy of %d\t\n", cpus)
 			for _, r := range []bench.Result{rep.Protocol, rep.Storage, rep.Ceiling, rep.Paid} {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t\n", r.Name, r.OK, r.Failed, r.PerSec(),
-					float64(r.P50.Microseconds())/1000, float64(r.P99.Microseconds())/1000)
+				fmt.Fprintf(w, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.0f\t%.2f\t%.2f\t\n", r.Name, r.OK, r.Failed, r.PerSec(),
+					float64(r.P50.Microseconds())/1000, float64(r.P99.Microseconds())/1000,
+					float64(r.CPUPerRequest().Nanoseconds())/1000, r.Cores(), r.MachineCores())
 			}
 			if err := w.Flush(); err != nil {
 				return err

@@ -61,6 +61,11 @@ type Result struct {
 	Elapsed  time.Duration
 	P50, P99 time.Duration
 	lat      []time.Duration // sorted, for merging rounds
+	// CPU is this process's CPU during the phase; MachineBusy of MachineTicks the
+	// machine's /proc/stat ticks were busy, over MachineCPUs cores (cpu.go).
+	CPU                       time.Duration
+	MachineBusy, MachineTicks uint64
+	MachineCPUs               int
 }
 
 // measured is a phase's Result from its counts and every request's latency.
@@ -165,13 +170,18 @@ func merge[R any](name string, rounds []R, phase func(R) Result) Result {
 		ok, failed int
 		elapsed    time.Duration
 		lat        []time.Duration
+		cpu        Result
 	)
 	for _, round := range rounds {
 		r := phase(round)
 		ok, failed, elapsed = ok+r.OK, failed+r.Failed, elapsed+r.Elapsed
 		lat = append(lat, r.lat...)
+		cpu.CPU, cpu.MachineBusy, cpu.MachineTicks = cpu.CPU+r.CPU, cpu.MachineBusy+r.MachineBusy, cpu.MachineTicks+r.MachineTicks
+		cpu.MachineCPUs = max(cpu.MachineCPUs, r.MachineCPUs)
 	}
-	return measured(name, ok, failed, elapsed, lat)
+	m := measured(name, ok, failed, elapsed, lat)
+	m.CPU, m.MachineBusy, m.MachineTicks, m.MachineCPUs = cpu.CPU, cpu.MachineBusy, cpu.MachineTicks, cpu.MachineCPUs
+	return m
 }
 
 // RunPay starts a platform, prepares payers and face codes, and measures.
@@ -263,14 +273,23 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 		}
 		next.Store(0)
 		round.Protocol = cfg.profiled("protocol", k, func() Result {
-			return d.drive(ctx, name(protocolPhase), unknownOrder(anchorURL))
+			return metered(func() Result { return d.drive(ctx, name(protocolPhase), unknownOrder(anchorURL)) })
 		})
-		if round.Storage, err = storage.run(ctx, cfg.Concurrency, d.duration, name(storagePhase), cfg.Progress); err != nil {
+		round.Storage = metered(func() Result {
+			var r Result
+			r, err = storage.run(ctx, cfg.Concurrency, d.duration, name(storagePhase), cfg.Progress)
+			return r
+		})
+		if err != nil {
 			return rep, err
 		}
-		round.Ceiling = cfg.profiled("orderquery", k, func() Result { return d.drive(ctx, name(queryPhase), unknownOrder(base)) })
+		round.Ceiling = cfg.profiled("orderquery", k, func() Result {
+			return metered(func() Result { return d.drive(ctx, name(queryPhase), unknownOrder(base)) })
+		})
 		cached, read := db.CodeLookups()
-		round.Paid = cfg.profiled("facepay", k, func() Result { return d.drive(ctx, name(payPhase), facepay) })
+		round.Paid = cfg.profiled("facepay", k, func() Result {
+			return metered(func() Result { return d.drive(ctx, name(payPhase), facepay) })
+		})
 		cachedAfter, readAfter := db.CodeLookups()
 		round.CodesCached, round.CodesRead = cachedAfter-cached, readAfter-read
 		rep.CodesCached, rep.CodesRead = rep.CodesCached+round.CodesCached, rep.CodesRead+round.CodesRead

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -36,6 +38,13 @@ func TestRunPayAnchors(t *testing.T) {
 		if total.OK != ok || total.Elapsed != elapsed {
 			t.Fatalf("%s: total %d in %s, rounds %d in %s", total.Name, total.OK, total.Elapsed, ok, elapsed)
 		}
+		// Every phase does work in this process (the storage ceiling its statements),
+		// and the machine was busy while it ran, on no more cores than it has.
+		if total.CPUPerRequest() <= 0 || total.Cores() <= 0 || total.MachineCPUs < 1 ||
+			total.MachineCores() <= 0 || total.MachineCores() > float64(total.MachineCPUs) {
+			t.Fatalf("%s: %s of CPU a request, %.2f cores here, %.2f busy of %d", total.Name, total.CPUPerRequest(), total.Cores(),
+				total.MachineCores(), total.MachineCPUs)
+		}
 	}
 	// Each round mints its codes as it starts, so every charge finds its code among
 	// those the process minted, as a kiosk's does; only the run's first charges, which
@@ -45,6 +54,27 @@ func TestRunPayAnchors(t *testing.T) {
 	}
 	if rep.QueryRatio() <= 0 || rep.QueryRatio() > 1.5 {
 		t.Fatalf("orderquery : protocol ceiling = %.2f", rep.QueryRatio())
+	}
+}
+
+// machineTicks adds the aggregate line's busy ticks (all but idle and iowait) and
+// counts the cores: 3 cores busy 400 of 1 000 ticks are 1.2 busy cores.
+func TestMachineTicks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stat")
+	stat := "cpu  100 20 80 500 100 10 40 150 7 0\ncpu0 1 2 3 4 5 6 7 8 0 0\ncpu1 1 2 3 4 5 6 7 8 0 0\ncpu2 1 2 3 4 5 6 7 8 0 0\nintr 1 2 3\nctxt 99\n"
+	if err := os.WriteFile(path, []byte(stat), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	busy, total, cpus := machineTicks(path)
+	if busy != 400 || total != 1000 || cpus != 3 {
+		t.Fatalf("busy %d of %d ticks on %d cores, want 400 of 1000 on 3", busy, total, cpus)
+	}
+	r := Result{MachineBusy: busy, MachineTicks: total, MachineCPUs: cpus, CPU: 3 * time.Second, Elapsed: 2 * time.Second, OK: 1000}
+	if math.Abs(r.MachineCores()-1.2) > 1e-9 || r.Cores() != 1.5 || r.CPUPerRequest() != 3*time.Millisecond {
+		t.Fatalf("%.2f busy cores, %.2f here, %s a request", r.MachineCores(), r.Cores(), r.CPUPerRequest())
+	}
+	if b, tot, n := machineTicks(filepath.Join(t.TempDir(), "none")); b != 0 || tot != 0 || n != 0 || (Result{}).MachineCores() != 0 {
+		t.Fatal("no /proc/stat, yet ticks")
 	}
 }
 
