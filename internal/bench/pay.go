@@ -346,19 +346,25 @@ func prepareCodes(ctx context.Context, svc *pay.Service, cr tenant.Credentials, 
 		}
 		ids[i] = p.PayerID
 	}
-	// A code for each payer in turn, so that concurrent payments rarely hit one wallet,
-	// minted in the order they are used: a kiosk mints each code moments before its
-	// payment, so a payment's claim finds its code's row among the newest, beside the
-	// rows of the payments around it.
-	out := make([]string, 0, perPayer*payers)
-	for range perPayer {
+	// Payments take a code for each payer in turn, so that concurrent ones rarely hit
+	// one wallet, and each turn's codes are minted together in that order: a kiosk
+	// mints each code moments before its payment, so a claim finds its code's row
+	// beside the rows of the payments around it. The turns are minted last-paid first:
+	// a round that mints more codes than the process keeps (CodeCacheMax, the newest)
+	// then has those it pays with first among them.
+	turns := make([][]string, perPayer)
+	for k := len(turns) - 1; k >= 0; k-- {
 		minted, err := svc.MintFaceCodes(ctx, ai.AuthInfo, ids)
 		if err != nil {
 			return nil, err
 		}
 		for _, m := range minted {
-			out = append(out, m.FaceCode)
+			turns[k] = append(turns[k], m.FaceCode)
 		}
+	}
+	out := make([]string, 0, perPayer*payers)
+	for _, turn := range turns {
+		out = append(out, turn...)
 	}
 	return out, nil
 }

@@ -2,11 +2,17 @@ package bench
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/openfacepay/openfacepay/internal/platform"
+	"github.com/openfacepay/openfacepay/internal/tenant"
 )
 
 // TestRunPayAnchors runs `facepay bench pay` briefly, in two rounds: both anchors and
@@ -54,6 +60,61 @@ func TestRunPayAnchors(t *testing.T) {
 	}
 	if rep.QueryRatio() <= 0 || rep.QueryRatio() > 1.5 {
 		t.Fatalf("orderquery : protocol ceiling = %.2f", rep.QueryRatio())
+	}
+}
+
+// prepareCodes hands out a code for each payer in turn, each turn's codes minted
+// together in the order they are paid with, and the turns minted last-paid first, so
+// that the newest codes (those the store's cache keeps) are the first paid.
+func TestPrepareCodesMintsTurnsLastPaidFirst(t *testing.T) {
+	ctx := context.Background()
+	p, stop, err := serving(ctx, "", platform.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	cr, err := p.Tenants.Create(ctx, tenant.NewMerchant{Name: "bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const payers, turns = 3, 4
+	codes, err := prepareCodes(ctx, p.Pay, cr, payers*turns, payers)
+	if err != nil || len(codes) != payers*turns {
+		t.Fatalf("%d codes: %v", len(codes), err)
+	}
+	hashes := make([]string, len(codes))
+	for i, c := range codes {
+		h := sha256.Sum256([]byte(c))
+		hashes[i] = hex.EncodeToString(h[:])
+	}
+	rows, err := p.DB.SQL().QueryContext(ctx, `SELECT code_hash, payer_id FROM pay_credentials ORDER BY rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var minted []string
+	payerOf := map[string]string{}
+	for rows.Next() {
+		var h, payer string
+		if err := rows.Scan(&h, &payer); err != nil {
+			t.Fatal(err)
+		}
+		minted, payerOf[h] = append(minted, h), payer
+	}
+	var want []string
+	for k := turns - 1; k >= 0; k-- {
+		want = append(want, hashes[k*payers:(k+1)*payers]...)
+	}
+	if !slices.Equal(minted, want) {
+		t.Fatalf("minted in the order %v, want the turns last-paid first %v", minted, want)
+	}
+	for i, h := range hashes {
+		if payerOf[h] != payerOf[hashes[i%payers]] {
+			t.Fatalf("code %d is paid by %s, not the turn's payer %d", i, payerOf[h], i%payers)
+		}
+	}
+	if payerOf[hashes[0]] == payerOf[hashes[1]] || payerOf[hashes[1]] == payerOf[hashes[2]] || payerOf[hashes[0]] == payerOf[hashes[2]] {
+		t.Fatal("a turn pays twice from one wallet")
 	}
 }
 
