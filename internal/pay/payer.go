@@ -169,9 +169,9 @@ func (s *Service) MintFaceCodeAs(ctx context.Context, authinfo, payerID string, 
 }
 
 // MintFaceCodes mints a face code for each of payerIDs (a payer may repeat), in that
-// order and in one transaction: benchmarks prepare payments with it without
-// measuring the minting, and mint in the order the codes will be used, as kiosks
-// mint each code moments before its payment.
+// order and in one transaction, or none when a payer does not exist: benchmarks
+// prepare payments with it without measuring the minting, and choose the order in
+// which the codes' rows are written.
 func (s *Service) MintFaceCodes(ctx context.Context, authinfo string, payerIDs []string) ([]MintedCode, error) {
 	return s.mintFaceCodes(ctx, authinfo, payerIDs, false)
 }
