@@ -47,8 +47,8 @@ func machineTicks(path string) (busy, total uint64, cpus int) {
 		switch {
 		case len(fields) > 0 && fields[0] == "cpu":
 			// user nice system idle iowait irq softirq steal (guest time is inside user)
-			for i, f := range fields[1:min(len(fields), 9)] {
-				n, err := strconv.ParseUint(f, 10, 64)
+			for i, v := range fields[1:min(len(fields), 9)] {
+				n, err := strconv.ParseUint(v, 10, 64)
 				if err != nil {
 					return 0, 0, 0
 				}

@@ -42,15 +42,15 @@ type PayConfig struct {
 	ProfilePhase string
 }
 
-// profiled runs a phase, inside the profile when it is the one asked for in the
-// round profiled.
+// profiled runs a phase, metered (cpu.go), inside the profile when it is the one
+// asked for in the round profiled.
 func (cfg PayConfig) profiled(phase string, round int, run func() Result) Result {
 	if cfg.Profile == nil || cfg.ProfilePhase != phase || round != cfg.Rounds/2 {
-		return run()
+		return metered(run)
 	}
 	stop := cfg.Profile()
 	defer stop()
-	return run()
+	return metered(run)
 }
 
 // Result is one measured phase.
@@ -273,7 +273,7 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 		}
 		next.Store(0)
 		round.Protocol = cfg.profiled("protocol", k, func() Result {
-			return metered(func() Result { return d.drive(ctx, name(protocolPhase), unknownOrder(anchorURL)) })
+			return d.drive(ctx, name(protocolPhase), unknownOrder(anchorURL))
 		})
 		round.Storage = metered(func() Result {
 			var r Result
@@ -283,13 +283,9 @@ func RunPay(ctx context.Context, cfg PayConfig) (PayReport, error) {
 		if err != nil {
 			return rep, err
 		}
-		round.Ceiling = cfg.profiled("orderquery", k, func() Result {
-			return metered(func() Result { return d.drive(ctx, name(queryPhase), unknownOrder(base)) })
-		})
+		round.Ceiling = cfg.profiled("orderquery", k, func() Result { return d.drive(ctx, name(queryPhase), unknownOrder(base)) })
 		cached, read := db.CodeLookups()
-		round.Paid = cfg.profiled("facepay", k, func() Result {
-			return metered(func() Result { return d.drive(ctx, name(payPhase), facepay) })
-		})
+		round.Paid = cfg.profiled("facepay", k, func() Result { return d.drive(ctx, name(payPhase), facepay) })
 		cachedAfter, readAfter := db.CodeLookups()
 		round.CodesCached, round.CodesRead = cachedAfter-cached, readAfter-read
 		rep.CodesCached, rep.CodesRead = rep.CodesCached+round.CodesCached, rep.CodesRead+round.CodesRead
