@@ -110,7 +110,8 @@ type Store interface {
 	// CreditLater records the posted credit of transfer key to id, to be folded into
 	// the account's balance; Account counts it from the start. Only the sum of an
 	// account's deferred credits is ever read, so a store may keep those of one
-	// transaction as one record.
+	// transaction as one record, or, where its commits never run concurrently (SQLite's
+	// one writer), credit the account at once.
 	CreditLater(ctx context.Context, key, id string, amount int64) error
 	// Fold moves the deferred credits of id into its balance.
 	Fold(ctx context.Context, id string) error

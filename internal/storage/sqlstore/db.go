@@ -63,6 +63,10 @@ type dialect interface {
 	rebind(query string) string
 	forUpdate() string
 	skipLocked() string // rows another transaction holds are passed over, where the backend can
+	// defersCredits: a credit to a collecting account (a merchant's settlement account)
+	// is recorded beside it and folded later, because commits run concurrently and
+	// would queue on its row (ledger.Request.DeferCredit).
+	defersCredits() bool
 	isUnique(err error) bool
 	isForeignKey(err error) bool
 	isRetryable(err error) bool

@@ -123,14 +123,14 @@ func (db *DB) ApplyChained(first []pay.Payment, also []string, behind []pay.Paym
 	var jobs, waiting []*pipeJob
 	for _, pm := range first {
 		db.codes.drop(pm.CodeHash)
-		jobs = append(jobs, job(paymentSteps(pm)))
+		jobs = append(jobs, job(paymentSteps(db.d, pm)))
 	}
 	for _, q := range also {
 		jobs = append(jobs, job([]step{{q: q}}))
 	}
 	for _, pm := range behind {
 		db.codes.drop(pm.CodeHash)
-		waiting = append(waiting, job(paymentSteps(pm)))
+		waiting = append(waiting, job(paymentSteps(db.d, pm)))
 		p.jobs <- waiting[len(waiting)-1]
 	}
 	for next := p.commit(&flight{jobs: jobs}); next != nil; {

@@ -189,7 +189,7 @@ func (db *DB) ApplyDebit(ctx context.Context, g k12.GuardedDebit) error {
 		{q: sqlInsertOrder, args: orderArgs(g.Order), row: true},
 		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true, many: debitMany, key: 2},
 		{q: sqlInsertTransfer, args: transferArgs(tr), row: true},
-		creditLaterStep(tr),
+		creditLaterStep(db.d, tr),
 	}
 	if n := g.Event; n != nil {
 		steps = append(steps, step{q: sqlInsertNotification, args: notificationArgs(*n), row: true})

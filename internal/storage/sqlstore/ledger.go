@@ -106,13 +106,19 @@ const (
 	sqlInsertTransfer = `INSERT INTO ledger_transfers (idem_key, debit_account, credit_account, amount, code, two_phase, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlCreditLater = `INSERT INTO ledger_deferred (transfer_key, account_id, amount) VALUES (?, ?, ?)`
+	// sqlCredit takes (posted, held, id).
+	sqlCredit = `UPDATE ledger_accounts SET balance = balance + ?, pending_credits = pending_credits + ? WHERE id = ?`
 )
 
 // creditLaterStep is transfer tr's deferred credit as a guarded write's step. In the
 // PostgreSQL pipeline the deferred credits of one batch to one account go as one row,
 // their total, under the first transfer's key: each such row costs PostgreSQL an index
 // entry per index and two foreign-key checks, and a balance only ever reads their sum.
-func creditLaterStep(tr ledger.Transfer) step {
+// A backend that does not defer credits (SQLite) credits the account at once.
+func creditLaterStep(d dialect, tr ledger.Transfer) step {
+	if !d.defersCredits() {
+		return step{q: sqlCredit, args: []any{tr.Amount, int64(0), tr.Credit}, one: true}
+	}
 	return step{q: sqlCreditLater, args: []any{tr.Key, tr.Credit, tr.Amount}, row: true, sum: true, key: 1}
 }
 
@@ -147,7 +153,7 @@ func (t *Tx) Credit(ctx context.Context, id string, amount int64, pending bool) 
 	if pending {
 		posted, held = 0, amount
 	}
-	res, err := t.Exec(ctx, `UPDATE ledger_accounts SET balance = balance + ?, pending_credits = pending_credits + ? WHERE id = ?`, posted, held, id)
+	res, err := t.Exec(ctx, sqlCredit, posted, held, id)
 	if err != nil {
 		return false, err
 	}
@@ -188,8 +194,15 @@ func (t *Tx) InsertTransfer(ctx context.Context, tr ledger.Transfer) error {
 	return err
 }
 
-// CreditLater implements ledger.Store.
+// CreditLater implements ledger.Store; a backend that does not defer credits
+// (dialect.defersCredits) credits the account now, which its balance reads the same.
 func (t *Tx) CreditLater(ctx context.Context, key, id string, amount int64) error {
+	if !t.db.d.defersCredits() {
+		if ok, err := t.Credit(ctx, id, amount, false); err != nil || ok {
+			return err
+		}
+		return errcode.E(errcode.NotFound, "account %s does not exist", id)
+	}
 	_, err := t.Exec(ctx, sqlCreditLater, key, id, amount)
 	if t.db.d.isUnique(err) {
 		return ledger.ErrDuplicateKey

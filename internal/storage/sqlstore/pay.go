@@ -220,21 +220,21 @@ func claimMany(n int) string {
 // ApplyPayment implements pay.Store: the interactive charge's writes, each guarded.
 func (db *DB) ApplyPayment(ctx context.Context, p pay.Payment) error {
 	db.codes.drop(p.CodeHash) // used or not, a miss only costs a read
-	err := db.applyGuarded(ctx, paymentSteps(p))
+	err := db.applyGuarded(ctx, paymentSteps(db.d, p))
 	if errors.Is(err, errGuard) {
 		return pay.ErrNotApplied
 	}
 	return err
 }
 
-func paymentSteps(p pay.Payment) []step {
+func paymentSteps(d dialect, p pay.Payment) []step {
 	tr := p.Transfer
 	return []step{
 		{q: sqlClaim, args: []any{p.UsedBy, p.CodeHash}, one: true, many: claimMany, key: 1},
 		{q: sqlInsertOrder, args: orderArgs(p.Order), row: true},
 		{q: sqlDebit, args: []any{tr.Amount, int64(0), tr.Debit, tr.Amount}, one: true, many: debitMany, key: 2},
 		{q: sqlInsertTransfer, args: transferArgs(tr), row: true},
-		creditLaterStep(tr),
+		creditLaterStep(d, tr),
 	}
 }
 

@@ -17,6 +17,7 @@ type postgresDialect struct{}
 func (postgresDialect) name() string                { return "postgres" }
 func (postgresDialect) rebind(q string) string      { return rebindDollar(q) }
 func (postgresDialect) forUpdate() string           { return " FOR UPDATE" }
+func (postgresDialect) defersCredits() bool         { return true }
 func (postgresDialect) isUnique(err error) bool     { return pgCode(err) == "23505" }
 func (postgresDialect) isForeignKey(err error) bool { return pgCode(err) == "23503" }
 func (postgresDialect) isRetryable(err error) bool {

@@ -111,3 +111,9 @@ func withFileLock(path string, fn func() error) error {
 }
 
 func (sqliteDialect) skipLocked() string { return "" } // claims already run one at a time
+
+// defersCredits is false: SQLite's one writer commits a batch as one transaction, so
+// the settlement row is written once a commit whoever credits it, and nothing queues on
+// it. A deferred credit would instead cost a row in three B-trees per payment, pages in
+// every commit, and the fold's deletes of it after.
+func (sqliteDialect) defersCredits() bool { return false }

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t testing.TB) Backend) {
 		"LedgerTwoPhase":       testLedgerTwoPhase,
 		"LedgerNoOverdraft":    testLedgerNoOverdraft,
 		"LedgerPropertyRandom": testLedgerProperty,
+		"LedgerDeferredCredit": testLedgerDeferredCredit,
 		"TxIsolation":          testTxIsolation,
 		"FaceTemplates":        testFaceTemplates,
 		"CredentialClaim":      testCredentialClaim,

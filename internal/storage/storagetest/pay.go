@@ -149,6 +149,7 @@ func testGuardedPayment(t *testing.T, b Backend) {
 	if err := b.DB.ApplyPayment(ctx, payment("O1", "C00", 10)); err != nil {
 		t.Fatal(err)
 	}
+	wantCredited(t, b, "settlement:"+m, 10, 1)
 	if st := Must(b.DB.MerchantState(ctx, m, pay.APIFacePay, pay.Also{CodeHash: "C00"})); st.Code.UsedBy != m+"/O1" {
 		t.Fatalf("a used code reads as used by %q", st.Code.UsedBy)
 	}
