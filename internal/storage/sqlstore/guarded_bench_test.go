@@ -17,8 +17,9 @@ import (
 
 // BenchmarkGuardedPayments measures the platform's decided payments as the store
 // writes them (the code claimed, the order, the wallet's debit, the transfer, the
-// settlement credit, deferred on PostgreSQL; group-committed), from 16 goroutines over 200 wallets of one
-// merchant, without HTTP: the platform's side of `bench pay`'s storage ceiling. On
+// settlement credit, deferred on PostgreSQL; group-committed), from 16 goroutines over
+// 200 wallets of one merchant, without HTTP: the platform's side of `bench pay`'s
+// storage ceiling. On
 // PostgreSQL "unmerged" sends each payment's rows on their own, to weigh the merged
 // INSERTs in one run.
 func BenchmarkGuardedPayments(b *testing.B) {

@@ -50,6 +50,7 @@ func audit(t *testing.T, b Backend) ledger.Audit {
 // and writes no deferred row.
 func testLedgerDeferredCredit(t *testing.T, b Backend) {
 	ctx := context.Background()
+	stopFolding(t, b)
 	l := newLedger(t, b)
 	fund(t, l, "wallet:d1", 1000)
 	Must(l.Open(ctx, "settlement:d1", ledger.Settlement, false))
@@ -71,6 +72,18 @@ func testLedgerDeferredCredit(t *testing.T, b Backend) {
 		t.Fatalf("settlement balance %d after the fold, want 200", a.Balance)
 	}
 	audit(t, b)
+}
+
+// stopFolding stops the store's background folds (each second), so that a test sees
+// deferred credits where they are until it folds them itself. The sqlstore tests,
+// which run this suite, give the store the method.
+func stopFolding(t *testing.T, b Backend) {
+	t.Helper()
+	s, ok := any(b.DB).(interface{ StopFolding() })
+	if !ok {
+		t.Fatal("the store cannot stop its folds; run the suite from the sqlstore tests")
+	}
+	s.StopFolding()
 }
 
 // credited is what account id's row holds and how many deferred credits are beside it.

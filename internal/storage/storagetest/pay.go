@@ -100,6 +100,7 @@ func testCredentialClaim(t *testing.T, b Backend) {
 // concurrent payments from one wallet never overdraw it; the ledger balances.
 func testGuardedPayment(t *testing.T, b Backend) {
 	ctx := context.Background()
+	stopFolding(t, b) // a fold between the payment and wantCredited would move its credit
 	tenants, _ := newTenants(b)
 	m := Must(tenants.Create(ctx, tenant.NewMerchant{Name: "Canteen"})).MchID
 	l := newLedger(t, b)
