@@ -49,8 +49,12 @@ func (cfg PayConfig) profiled(phase string, round int, run func() Result) Result
 		return metered(run)
 	}
 	stop := cfg.Profile()
-	defer stop()
-	return metered(run)
+	r := metered(run)
+	stop()
+	if cfg.Progress != nil { // the count a profile's per-request figures divide by (bench/profile/split.py)
+		fmt.Fprintf(cfg.Progress, "\nprofiled: %s: %d requests in %s\n", r.Name, r.OK+r.Failed, r.Elapsed.Round(time.Millisecond))
+	}
+	return r
 }
 
 // Result is one measured phase.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,9 +22,17 @@ import (
 // so the ratios it prints compare work that was actually done, and each phase's total
 // is its rounds' requests over their time.
 func TestRunPayAnchors(t *testing.T) {
-	rep, err := RunPay(context.Background(), PayConfig{Concurrency: 4, Duration: 600 * time.Millisecond, Rounds: 2, Payers: 5})
+	var progress strings.Builder
+	profiles := 0
+	rep, err := RunPay(context.Background(), PayConfig{Concurrency: 4, Duration: 600 * time.Millisecond, Rounds: 2, Payers: 5,
+		Progress: &progress, ProfilePhase: "facepay", Profile: func() func() { profiles++; return func() {} }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// One phase of one round is profiled, and the count its profile covers is printed.
+	want := fmt.Sprintf("profiled: facepay, round 2/2: %d requests in ", rep.Rounds[1].Paid.OK)
+	if profiles != 1 || !strings.Contains(progress.String(), want) {
+		t.Fatalf("%d profiles; progress lacks %q:\n%s", profiles, want, progress.String())
 	}
 	if len(rep.Rounds) != 2 {
 		t.Fatalf("%d rounds reported, want 2", len(rep.Rounds))

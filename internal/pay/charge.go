@@ -94,7 +94,7 @@ func (s *Service) Charge(ctx context.Context, r ChargeRequest) (Order, error) {
 	ctx = context.WithoutCancel(ctx)
 	// Read outside the transaction: a query on the pool from inside one could wait for a
 	// connection that only transactions waiting on it would free.
-	st, err := s.begin(ctx, r.MchID, r.API, Also{CodeHash: hashCode(r.Code)})
+	st, err := s.begin(ctx, r.MchID, r.API, Also{CodeHash: HashCode(r.Code)})
 	if err != nil {
 		return Order{}, err
 	}
@@ -129,13 +129,13 @@ func (s *Service) charge(ctx context.Context, tx Tx, r ChargeRequest, fee int64,
 	}
 	// The common case takes the code in one statement; a refusal below rolls the claim
 	// back with everything else.
-	cred, claimed, err := tx.ClaimCredential(ctx, hashCode(r.Code), key)
+	cred, claimed, err := tx.ClaimCredential(ctx, HashCode(r.Code), key)
 	if err != nil {
 		return Order{}, err
 	}
 	found := claimed
 	if !claimed {
-		if cred, found, err = tx.Credential(ctx, hashCode(r.Code)); err != nil {
+		if cred, found, err = tx.Credential(ctx, HashCode(r.Code)); err != nil {
 			return Order{}, err
 		}
 	}
@@ -266,7 +266,7 @@ func (s *Service) replay(ctx context.Context, tx Tx, o Order, r ChargeRequest, f
 	if fee != o.TotalFee || r.Body != o.Body || r.API != o.API {
 		return Order{}, fail(errcode.Conflict, ErrOrderNoUsed, "out_trade_no was already used for another amount, body or API")
 	}
-	if cred, found, err := tx.Credential(ctx, hashCode(r.Code)); err != nil {
+	if cred, found, err := tx.Credential(ctx, HashCode(r.Code)); err != nil {
 		return Order{}, err
 	} else if found && cred.PayerID != o.PayerID {
 		return Order{}, fail(errcode.Conflict, ErrBuyerMismatch, "this order was paid by another payer; use a new out_trade_no")

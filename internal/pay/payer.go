@@ -202,7 +202,7 @@ func (s *Service) mintFaceCodes(ctx context.Context, authinfo string, payerIDs [
 			if numeric {
 				out[i].FaceCode = "14" + randid.Digits(16)
 			}
-			if err := tx.InsertCredential(ctx, Credential{Hash: hashCode(out[i].FaceCode), Kind: FaceCode, PayerID: payerID, MchID: a.Owner(),
+			if err := tx.InsertCredential(ctx, Credential{Hash: HashCode(out[i].FaceCode), Kind: FaceCode, PayerID: payerID, MchID: a.Owner(),
 				AppID: a.AppID, DeviceID: a.DeviceID, AuthInfoHash: device.Hash(authinfo), ExpiresAt: now.Add(FaceCodeTTL), CreatedAt: now}); err != nil {
 				return err
 			}
@@ -249,12 +249,13 @@ func (s *Service) MintPayCode(ctx context.Context, payerID string) (string, erro
 		} else if !ok {
 			return errcode.E(errcode.NotFound, "payer %s does not exist", payerID)
 		}
-		return tx.InsertCredential(ctx, Credential{Hash: hashCode(code), Kind: PayCode, PayerID: payerID, ExpiresAt: now.Add(PayCodeTTL), CreatedAt: now})
+		return tx.InsertCredential(ctx, Credential{Hash: HashCode(code), Kind: PayCode, PayerID: payerID, ExpiresAt: now.Add(PayCodeTTL), CreatedAt: now})
 	})
 	return code, err
 }
 
-func hashCode(code string) string {
+// HashCode is what a credential is stored and looked up by: the code itself never is.
+func HashCode(code string) string {
 	h := sha256.Sum256([]byte(code))
 	return hex.EncodeToString(h[:])
 }

@@ -24,6 +24,8 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 	ctx := context.Background()
 	m := storagetest.Must(tenant.NewService(b.DB, clock.Real{}).Create(ctx, tenant.NewMerchant{Name: "Codes"})).MchID
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	// Hashes as pay makes them: the cache holds only those.
+	c1, c2 := pay.HashCode("C1"), pay.HashCode("C2")
 	code := func(hash string) pay.Credential {
 		return pay.Credential{Hash: hash, Kind: pay.FaceCode, PayerID: "P1", MchID: m, AppID: "wxA", DeviceID: "D1",
 			AuthInfoHash: "AI", ExpiresAt: t0.Add(2 * time.Minute).Add(123 * time.Nanosecond), CreatedAt: t0}
@@ -32,12 +34,12 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 		if err := tx.InsertPayer(ctx, pay.Payer{PayerID: "P1", CreatedAt: t0}); err != nil {
 			return err
 		}
-		return tx.InsertCredential(ctx, code("C1"))
+		return tx.InsertCredential(ctx, code(c1))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !b.DB.CodeCached("C1") {
+	if !b.DB.CodeCached(c1) {
 		t.Fatal("a code this store minted is not cached")
 	}
 	state := func(hash string) pay.MerchantState {
@@ -48,7 +50,7 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 	// row does (times to the microsecond).
 	warmState(t, b.DB, m, pay.APIFacePay)
 	cached0, read0 := b.DB.CodeLookups()
-	if st := state("C1"); !st.CodeFound || st.Code.UsedBy != "" || st.Code.DeviceID != "D1" ||
+	if st := state(c1); !st.CodeFound || st.Code.UsedBy != "" || st.Code.DeviceID != "D1" ||
 		!st.Code.ExpiresAt.Equal(t0.Add(2*time.Minute)) || st.Code.ExpiresAt.Location() != time.UTC {
 		t.Fatalf("cached code: %+v", st.Code)
 	}
@@ -60,14 +62,14 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 	// A mint that rolled back is not known.
 	errNo := errors.New("changed my mind")
 	if err := b.DB.InPayTx(ctx, func(tx pay.Tx) error {
-		if err := tx.InsertCredential(ctx, code("C2")); err != nil {
+		if err := tx.InsertCredential(ctx, code(c2)); err != nil {
 			return err
 		}
 		return errNo
 	}); !errors.Is(err, errNo) {
 		t.Fatal(err)
 	}
-	if b.DB.CodeCached("C2") || state("C2").CodeFound {
+	if b.DB.CodeCached(c2) || state(c2).CodeFound {
 		t.Fatal("a code whose mint rolled back is known")
 	}
 	if cached, read := b.DB.CodeLookups(); cached != cached0+1 || read != read0+1 {
@@ -78,7 +80,7 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 	other := storagetest.Must(b.Reopen(ctx, storagetest.TestSealer(t)))
 	defer other.Close()
 	if err := other.InPayTx(ctx, func(tx pay.Tx) error {
-		_, claimed, err := tx.ClaimCredential(ctx, "C1", m+"/O1")
+		_, claimed, err := tx.ClaimCredential(ctx, c1, m+"/O1")
 		if err == nil && !claimed {
 			t.Fatal("the other process could not claim C1")
 		}
@@ -87,14 +89,14 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 		t.Fatal(err)
 	}
 	warmState(t, b.DB, m, pay.APIFacePay)
-	if st := state("C1"); !b.DB.CodeCached("C1") || st.Code.UsedBy != "" {
+	if st := state(c1); !b.DB.CodeCached(c1) || st.Code.UsedBy != "" {
 		t.Fatalf("expected the stale entry to be served: %+v", st.Code)
 	}
 	// A charge decided on it is refused by the claim's guard and writes nothing.
 	o := pay.Order{OwnerMchID: m, OutTradeNo: "O2", TransactionID: "T-O2", MchID: m, AppID: "wxA", API: pay.APIFacePay,
-		TradeType: "FACEPAY", PayerID: "P1", TotalFee: 10, FeeType: "CNY", Body: "lunch", CredentialHash: "C1",
+		TradeType: "FACEPAY", PayerID: "P1", TotalFee: 10, FeeType: "CNY", Body: "lunch", CredentialHash: c1,
 		State: pay.StateSuccess, CreatedAt: t0, PaidAt: t0, UpdatedAt: t0}
-	err = b.DB.ApplyPayment(ctx, pay.Payment{Order: o, CodeHash: "C1", UsedBy: m + "/O2", Transfer: ledger.Transfer{
+	err = b.DB.ApplyPayment(ctx, pay.Payment{Order: o, CodeHash: c1, UsedBy: m + "/O2", Transfer: ledger.Transfer{
 		Key: "pay:" + m + "/O2", Debit: "wallet:P1", Credit: "settle:" + m, Amount: 10, Code: "pay", State: ledger.Posted,
 		CreatedAt: t0, UpdatedAt: t0}})
 	if !errors.Is(err, pay.ErrNotApplied) {
@@ -104,7 +106,7 @@ func testMintedCodesFromTheCache(t *testing.T, b storagetest.Backend) {
 		t.Fatalf("the refused payment wrote its order (found=%v, %v)", found, err)
 	}
 	// The attempt forgot the entry: the next read finds the code used.
-	if st := state("C1"); b.DB.CodeCached("C1") || st.Code.UsedBy != m+"/O1" {
-		t.Fatalf("after the refused charge: cached=%v, %+v", b.DB.CodeCached("C1"), st.Code)
+	if st := state(c1); b.DB.CodeCached(c1) || st.Code.UsedBy != m+"/O1" {
+		t.Fatalf("after the refused charge: cached=%v, %+v", b.DB.CodeCached(c1), st.Code)
 	}
 }
