@@ -35,8 +35,10 @@ const CodeCacheMax = 1 << 16
 
 // codeText bounds the text of a cached code (its kind, payer, merchant, appid,
 // device and authinfo hash together, about 150 bytes as minted); a code with more is
-// not cached and its charge reads it.
+// not cached and its charge reads it. At most 255, so that a length fits its byte.
 const codeText = 192
+
+var _ [255 - codeText]struct{} // does not compile if a length could overflow its byte
 
 // The cache holds no pointer: a record is fixed-size bytes in a ring, and the index
 // maps a hash's bytes to a record's number. A full cache used to be some 400 000
@@ -65,7 +67,9 @@ type codeRecord struct {
 func newCodeCache() *codeCache { return &codeCache{index: map[[sha256.Size]byte]uint64{}} }
 
 // hashKey is a code hash as pay stores it (64 lowercase hex digits) in bytes; any
-// other text is not a hash this cache holds.
+// other text is not a hash this cache holds. Decoded by hand rather than by
+// encoding/hex, which accepts upper case too and, given the string, would copy it to
+// the heap on every charge.
 func hashKey(hash string) (k [sha256.Size]byte, ok bool) {
 	if len(hash) != 2*sha256.Size {
 		return k, false
@@ -95,7 +99,7 @@ func lowerHex(c byte) (byte, bool) {
 func (r *codeRecord) set(k [sha256.Size]byte, at int64, c pay.Credential) bool {
 	n := 0
 	for i, f := range [6]string{c.Kind, c.PayerID, c.MchID, c.AppID, c.DeviceID, c.AuthInfoHash} {
-		if len(f) > 255 || n+len(f) > codeText {
+		if n+len(f) > codeText {
 			return false
 		}
 		r.lens[i] = uint8(len(f))
