@@ -145,6 +145,21 @@ func (r PayReport) SharedBound() float64 {
 	return s * p / (s + p)
 }
 
+// StorageGoal is the goal for facepay: this share of the storage ceiling.
+const StorageGoal = 0.7
+
+// CoresFor is how many of the machine's cores facepay would keep busy paying share of
+// the storage ceiling at the machine CPU a payment cost it in this run (PostgreSQL's
+// processes and the client included): whether a goal is beyond these cores at this
+// cost, or within them and held back by waiting. 0 when the machine was not read.
+func (r PayReport) CoresFor(share float64) float64 {
+	paid := r.Paid.PerSec()
+	if !(paid > 0) || r.Paid.MachineTicks == 0 {
+		return 0
+	}
+	return share * r.Storage.PerSec() * r.Paid.MachineCores() / paid
+}
+
 // BoundRatio is paid/s over SharedBound.
 func (r PayReport) BoundRatio() float64 { return r.Paid.PerSec() / r.SharedBound() }
 

@@ -167,6 +167,27 @@ func TestSharedBound(t *testing.T) {
 	}
 }
 
+// The cores a goal needs: 10 000 transactions a second at the ceiling, facepay paying
+// 5 000 with 1.5 of two cores busy (300 µs of machine CPU a payment); 0.7 of the
+// ceiling, 7 000 payments, would keep 2.1 cores busy, more than the machine has.
+func TestCoresForGoal(t *testing.T) {
+	second := Result{Elapsed: time.Second}
+	st, paid := second, second
+	st.OK, paid.OK = 10000, 5000
+	paid.MachineBusy, paid.MachineTicks, paid.MachineCPUs = 150, 200, 2
+	rep := PayReport{Storage: st, Paid: paid}
+	if c := rep.CoresFor(StorageGoal); math.Abs(c-2.1) > 1e-9 {
+		t.Fatalf("0.7 of the ceiling needs %.3f cores, want 2.1", c)
+	}
+	if c := rep.CoresFor(0.5); math.Abs(c-1.5) > 1e-9 {
+		t.Fatalf("0.5 of the ceiling needs %.3f cores, want 1.5 (what it keeps busy)", c)
+	}
+	paid.MachineTicks = 0
+	if c := (PayReport{Storage: st, Paid: paid}).CoresFor(StorageGoal); c != 0 {
+		t.Fatalf("%.2f cores without a reading of the machine", c)
+	}
+}
+
 // TestRounds: a phase over its rounds is all its requests over all its time, with
 // percentiles over every latency, and each ratio's spread is over the rounds.
 func TestRounds(t *testing.T) {
