@@ -56,7 +56,7 @@ largest of each ratio over the rounds, so the figures compare within one run. Th
 client runs on the same machine and shares its cores. Beside each phase: this
 process's CPU (server and client) per request and the cores it kept busy, and the
 machine's busy cores from /proc/stat (a local PostgreSQL's too): a phase short of
-every core waits on something serial, a commit or a round trip. Last, the cores that
+every core waits on something serial, a commit or a round trip. Then the cores that
 0.7 of the storage ceiling (the goal) would keep busy at facepay's machine CPU a
 payment: more than the machine has means the goal is beyond it at that cost.`,
 		Example: `  facepay bench pay
@@ -122,7 +122,7 @@ payment: more than the machine has means the goal is beyond it at that cost.`,
 			fmt.Fprintf(out, "both ceilings' work on the same cores allows %.0f paid/s; paid/s : that = %.2f\n", rep.SharedBound(), rep.BoundRatio())
 			if need := rep.CoresFor(bench.StorageGoal); need > 0 {
 				fmt.Fprintf(out, "%.2f of the storage ceiling at facepay's %.0f µs of machine CPU a payment would keep %.2f of the %d cores busy (facepay kept %.2f)\n",
-					bench.StorageGoal, rep.Paid.MachineCores()/rep.Paid.PerSec()*1e6, need, cpus, rep.Paid.MachineCores())
+					bench.StorageGoal, float64(rep.Paid.MachineCPUPerRequest().Nanoseconds())/1000, need, cpus, rep.Paid.MachineCores())
 			}
 			fmt.Fprintf(out, "facepay found %d codes among those the process minted and read %d from the database\n", rep.CodesCached, rep.CodesRead)
 			if len(rep.Rounds) > 1 {

@@ -84,6 +84,15 @@ func (r Result) CPUPerRequest() time.Duration {
 	return 0
 }
 
+// MachineCPUPerRequest is the machine's busy CPU (every process's, a local
+// PostgreSQL's too) per request of the phase.
+func (r Result) MachineCPUPerRequest() time.Duration {
+	if n := r.OK + r.Failed; n > 0 {
+		return time.Duration(r.MachineCores() * float64(r.Elapsed) / float64(n))
+	}
+	return 0
+}
+
 // Cores is this process's CPU over the phase's time: how many cores it kept busy.
 func (r Result) Cores() float64 {
 	if r.Elapsed <= 0 {

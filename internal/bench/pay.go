@@ -153,11 +153,7 @@ const StorageGoal = 0.7
 // processes and the client included): whether a goal is beyond these cores at this
 // cost, or within them and held back by waiting. 0 when the machine was not read.
 func (r PayReport) CoresFor(share float64) float64 {
-	paid := r.Paid.PerSec()
-	if !(paid > 0) || r.Paid.MachineTicks == 0 {
-		return 0
-	}
-	return share * r.Storage.PerSec() * r.Paid.MachineCores() / paid
+	return share * r.Storage.PerSec() * r.Paid.MachineCPUPerRequest().Seconds()
 }
 
 // BoundRatio is paid/s over SharedBound.

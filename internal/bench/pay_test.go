@@ -141,8 +141,8 @@ func TestMachineTicks(t *testing.T) {
 		t.Fatalf("busy %d of %d ticks on %d cores, want 400 of 1000 on 3", busy, total, cpus)
 	}
 	r := Result{MachineBusy: busy, MachineTicks: total, MachineCPUs: cpus, CPU: 3 * time.Second, Elapsed: 2 * time.Second, OK: 1000}
-	if math.Abs(r.MachineCores()-1.2) > 1e-9 || r.Cores() != 1.5 || r.CPUPerRequest() != 3*time.Millisecond {
-		t.Fatalf("%.2f busy cores, %.2f here, %s a request", r.MachineCores(), r.Cores(), r.CPUPerRequest())
+	if math.Abs(r.MachineCores()-1.2) > 1e-9 || r.Cores() != 1.5 || r.CPUPerRequest() != 3*time.Millisecond || r.MachineCPUPerRequest() != 2400*time.Microsecond {
+		t.Fatalf("%.2f busy cores, %.2f here, %s a request here, %s on the machine", r.MachineCores(), r.Cores(), r.CPUPerRequest(), r.MachineCPUPerRequest())
 	}
 	if b, tot, n := machineTicks(filepath.Join(t.TempDir(), "none")); b != 0 || tot != 0 || n != 0 || (Result{}).MachineCores() != 0 {
 		t.Fatal("no /proc/stat, yet ticks")
